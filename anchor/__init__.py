@@ -1,0 +1,107 @@
+"""anchor: InfoNCE-anchor and the proper-scoring-rule family of mutual-information estimators.
+
+The spine::
+
+    logits = critic(x, y)                 # (B, B), logits[i, j] = c(x_i, y_j); diagonal = joint
+    objective.loss(logits)                # scalar to minimise
+    objective.estimate(logits)            # MI in nats: a bound, or the plug-in mean of the diagonal
+
+Reference: Ryu, Yeddanapudi, Xu, Wornell, "Contrastive Predictive Coding Done Right for Mutual
+Information Estimation" (2025).
+"""
+
+from .critics import (
+    CRITICS,
+    BilinearCritic,
+    Critic,
+    InnerProductCritic,
+    JointCritic,
+    Logits,
+    OracleCritic,
+    QuadraticCritic,
+    SeparableCritic,
+    get_critic,
+    mlp,
+)
+from .data import (
+    SAMPLERS,
+    STAIRCASE_BITS,
+    CubicSampler,
+    GaussianSampler,
+    Staircase,
+    bits_to_nats,
+    gaussian_staircase,
+    mi_to_rho,
+    nats_to_bits,
+    rho_to_mi,
+)
+from .estimate import Estimate, estimate_mi
+from .objectives import (
+    ESTIMATORS,
+    OBJECTIVES,
+    Objective,
+    anchor_objective,
+    chi2_loss,
+    dv,
+    get_objective,
+    infonce,
+    js_fgan,
+    nwj,
+    plug_in,
+    smile,
+    tuba,
+)
+from .scoring import SCORING_RULES, anchor_loss, get_scoring_rule, window_logsumexp
+from .train import ArraySampler, Fit, HeldOut, NonFiniteLossError, evaluate, fit, held_out_loss
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CRITICS",
+    "ESTIMATORS",
+    "OBJECTIVES",
+    "SAMPLERS",
+    "SCORING_RULES",
+    "STAIRCASE_BITS",
+    "ArraySampler",
+    "BilinearCritic",
+    "Critic",
+    "CubicSampler",
+    "Estimate",
+    "Fit",
+    "GaussianSampler",
+    "HeldOut",
+    "InnerProductCritic",
+    "JointCritic",
+    "Logits",
+    "NonFiniteLossError",
+    "Objective",
+    "OracleCritic",
+    "QuadraticCritic",
+    "SeparableCritic",
+    "Staircase",
+    "anchor_loss",
+    "anchor_objective",
+    "bits_to_nats",
+    "chi2_loss",
+    "dv",
+    "estimate_mi",
+    "evaluate",
+    "fit",
+    "gaussian_staircase",
+    "get_critic",
+    "get_objective",
+    "get_scoring_rule",
+    "held_out_loss",
+    "infonce",
+    "js_fgan",
+    "mi_to_rho",
+    "mlp",
+    "nats_to_bits",
+    "nwj",
+    "plug_in",
+    "rho_to_mi",
+    "smile",
+    "tuba",
+    "window_logsumexp",
+]

@@ -1,0 +1,268 @@
+"""``estimate_mi``: the plug-in MI estimate for a user's own paired samples."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+from scipy import stats
+
+from ._checks import check_choice, check_float, check_int, check_pairs
+from .critics import CRITICS, get_critic
+from .data import LN2
+from .objectives import OBJECTIVES, anchor_objective, get_objective
+from .train import ArraySampler, HeldOut, evaluate, fit, held_out_loss
+
+UNITS = {"nats": 1.0, "bits": 1.0 / LN2}
+
+
+@dataclass
+class Estimate:
+    """An MI estimate from held-out pairs, in ``unit``.
+
+    With ``folds`` > 1 (cross-fitting) every row is a test pair exactly once, for a critic that
+    never saw it; ``mi`` is the mean over folds, and ``stderr`` is the standard deviation of the
+    fold estimates over sqrt(folds), so it includes the critic-to-critic variation as well as the
+    test-sample noise; the 95% interval uses Student's t with folds - 1 degrees of freedom. With
+    ``folds=1`` the interval is the i.i.d. one of the test average for the single critic. Neither
+    covers a bias shared by all critics (an imperfect normalised critic underestimates:
+    E_p[c] = I - KL(p || q e^c)).
+    """
+
+    mi: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    n_train: int
+    n_val: int
+    n_test: int
+    unit: str
+    objective: str
+    critic: str
+    folds: pd.DataFrame = field(repr=False)
+    history: pd.DataFrame = field(repr=False)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mi:.3f} ± {self.stderr:.3f} {self.unit} (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
+            f"{self.objective}, {self.critic} critic, {len(self.folds)} fold(s), n_test={self.n_test})"
+        )
+
+
+def _fold_indices(n: int, folds: int, val_fraction: float, generator: torch.Generator) -> list[list[torch.Tensor]]:
+    """[train, val, test] row indices per fold; with folds > 1 the test parts partition the rows."""
+    perm = torch.randperm(n, generator=generator)
+    parts = [perm[: round(n * 0.2)]] if folds == 1 else list(perm.tensor_split(folds))
+    out = []
+    for k, test in enumerate(parts):
+        rest = perm[len(test) :] if folds == 1 else torch.cat([p for i, p in enumerate(parts) if i != k])
+        n_val = round(len(rest) * val_fraction)
+        out.append([rest[n_val:], rest[:n_val], test])
+    if min(len(idx) for fold in out for idx in fold) < 2:
+        raise ValueError(
+            f"x and y need more rows: {n} rows with folds={folds} and val_fraction={val_fraction} leave a "
+            "train, validation or test part with fewer than 2 pairs"
+        )
+    return out
+
+
+def _fit_fold(
+    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    objective: str,
+    critic: str,
+    *,
+    batch_size: int,
+    eval_every: int,
+    patience: int,
+    seed: int,
+    critic_params: dict[str, Any],
+    objective_params: dict[str, Any],
+    **fit_kwargs: Any,
+) -> tuple[HeldOut, pd.DataFrame]:
+    """Train one critic with early stopping on the validation loss; evaluate it on the test part."""
+    x_train, y_train = splits["train"]
+    torch.manual_seed(seed)  # the critic's initial weights
+    net = get_critic(critic, x_train.shape[1], y_train.shape[1], **critic_params).to(x_train.device)
+    obj = get_objective(objective, **objective_params)
+    best = {"loss": math.inf, "step": -1, "state": None, "since": 0}
+    evals: list[dict[str, float]] = []
+    val_batch = min(batch_size, splits["val"][0].shape[0])
+
+    def early_stop(step: int, model: torch.nn.Module) -> bool:
+        loss = held_out_loss(model, obj, *splits["val"], batch_size=val_batch)
+        value = evaluate(model, obj, *splits["val"], batch_size=val_batch).mi
+        evals.append({"step": step, "val_loss": loss, "val_estimate": value})
+        if loss < best["loss"]:
+            best.update(loss=loss, step=step, state=copy.deepcopy(model.state_dict()), since=0)
+        else:
+            best["since"] += 1
+        return best["since"] >= patience
+
+    result = fit(
+        net,
+        obj,
+        ArraySampler(x_train, y_train),
+        batch_size=batch_size,
+        seed=seed,
+        callback=early_stop,
+        callback_every=eval_every,
+        **fit_kwargs,
+    )
+    result.critic.load_state_dict(best["state"])
+    held = evaluate(result.critic, obj, *splits["test"], batch_size=min(batch_size, splits["test"][0].shape[0]))
+    history = result.history.drop(columns="mi_true").merge(pd.DataFrame(evals), on="step", how="left")
+    history["best_step"] = best["step"]
+    return held, history
+
+
+def estimate_mi(
+    x: Any,
+    y: Any,
+    objective: str = "anchor",
+    critic: str = "separable",
+    *,
+    folds: int = 5,
+    batch_size: int = 64,
+    lr: float = 5e-4,
+    max_steps: int = 5000,
+    eval_every: int = 100,
+    patience: int = 10,
+    val_fraction: float = 0.2,
+    ema_decay: float | None = 0.999,
+    standardize: bool = True,
+    unit: str = "nats",
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    critic_params: dict[str, Any] | None = None,
+    objective_params: dict[str, Any] | None = None,
+) -> Estimate:
+    """Estimate I(X; Y) from paired samples x (n, dx) and y (n, dy), numpy or torch.
+
+    Cross-fitting: the rows are shuffled and cut into ``folds`` test parts. For each, a critic is
+    trained on the other rows (``val_fraction`` of them held out for early stopping) and the
+    objective's estimate is computed on the test part, which it never saw. ``folds=1`` trains one
+    critic and tests it on 20% of the rows.
+
+    Training: Adam, a fresh minibatch of ``batch_size`` rows per step, an exponential moving
+    average of the weights (``ema_decay``); every ``eval_every`` steps the averaged critic's loss
+    on the validation rows is computed, training stops after ``patience`` evaluations without
+    improvement (or at ``max_steps``), and the weights with the lowest validation loss are kept.
+
+    Why these choices (measured on a 5-d Gaussian with I = 2 nats, n = 10,000; README,
+    "Estimating MI on your data"): early stopping watches the validation *loss* (for the anchor
+    the proper-scoring-rule risk), not the validation plug-in value, because the plug-in is not a
+    bound and overshoots early in training while the normalisation lags (stopping at the highest
+    validation plug-in reported 2.4-2.7 nats); the weight average damps the step-to-step jitter of
+    the critic's offset, which a plug-in reads one-for-one; and that critic-to-critic variation is
+    as large as the test-sample noise, which is why the interval comes from several folds. For the
+    anchor family the anchor weight defaults to nu = 8 here (the paper's default is 1), which was
+    the least biased; pass ``objective_params={"nu": 1.0}`` for the paper's setting. The default
+    critic is "separable" (two MLPs to 32-d embeddings, dot product): O(B) network evaluations per
+    step against O(B^2) for "joint", several times faster here at similar accuracy.
+
+    Args:
+        objective: a name in ``anchor.OBJECTIVES``; plug-in objectives report the mean critic value
+            on test pairs, bound objectives their bound averaged over test batches.
+        critic: "joint" or "separable" (or another name in ``anchor.CRITICS``).
+        folds: number of cross-fitting folds (>= 2 gives the between-fold interval), or 1.
+        batch_size: pairs per step B; the anchor uses K = B - 1 candidates per tuple.
+        unit: "nats" or "bits".
+        device: e.g. "cuda"; the data is moved there.
+        critic_params, objective_params: passed to ``get_critic`` / ``get_objective``.
+
+    Returns:
+        ``Estimate`` with mi, stderr, ci_low, ci_high, n_train, n_val (per fold), n_test (all
+        folds), unit, a per-fold table ``folds`` and the training ``history`` (nats, with a
+        ``fold`` column).
+    """
+    xt, yt = check_pairs(x, y)
+    check_choice("objective", objective, OBJECTIVES)
+    check_choice("critic", critic, CRITICS)
+    check_choice("unit", unit, UNITS)
+    folds = check_int("folds", folds, low=1)
+    val_fraction = check_float("val_fraction", val_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+    eval_every = check_int("eval_every", eval_every, low=1)
+    patience = check_int("patience", patience, low=1)
+    seed = check_int("seed", seed, low=0)
+    batch_size = check_int("batch_size", batch_size, low=2)
+    objective_params = dict(objective_params or {})
+    if OBJECTIVES[objective] is anchor_objective and "nu" not in objective_params:
+        objective_params["nu"] = 8.0
+    name = get_objective(objective, **objective_params).name  # fails on bad parameters before training
+
+    parts = _fold_indices(xt.shape[0], folds, val_fraction, torch.Generator().manual_seed(seed))
+    n_train = min(len(p[0]) for p in parts)
+    if batch_size > n_train:
+        raise ValueError(
+            f"batch_size must be at most the number of training pairs ({n_train} of {xt.shape[0]} rows), "
+            f"got {batch_size}"
+        )
+    device = torch.device(device)
+    xt, yt = xt.to(torch.float32), yt.to(torch.float32)
+    held_out, histories = [], []
+    for k, (train_idx, val_idx, test_idx) in enumerate(parts):
+        xs, ys = xt, yt
+        if standardize:  # statistics of this fold's training rows only
+            mx, sx = xt[train_idx].mean(0), xt[train_idx].std(0).clamp_min(1e-12)
+            my, sy = yt[train_idx].mean(0), yt[train_idx].std(0).clamp_min(1e-12)
+            xs, ys = (xt - mx) / sx, (yt - my) / sy
+        splits = {
+            part: (xs[idx].to(device), ys[idx].to(device))
+            for part, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))
+        }
+        held, history = _fit_fold(
+            splits,
+            objective,
+            critic,
+            batch_size=batch_size,
+            eval_every=eval_every,
+            patience=patience,
+            seed=seed + k,
+            critic_params=critic_params or {},
+            objective_params=objective_params,
+            steps=max_steps,
+            lr=lr,
+            ema_decay=ema_decay,
+            device=device,
+            progress=progress,
+            desc=f"estimate_mi fold {k + 1}/{folds} ({name}, {critic})",
+        )
+        held_out.append(held)
+        histories.append(history.assign(fold=k))
+
+    table = pd.DataFrame(
+        {
+            "fold": range(folds),
+            "mi": [h.mi for h in held_out],
+            "stderr": [h.stderr for h in held_out],
+            "n_test": [h.n for h in held_out],
+            "best_step": [h.best_step.iloc[0] for h in histories],
+        }
+    )
+    mi = float(table.mi.mean())
+    if folds == 1:
+        stderr, low, high = held_out[0].stderr, held_out[0].ci_low, held_out[0].ci_high
+    else:
+        stderr = float(table.mi.std()) / math.sqrt(folds)
+        half = float(stats.t.ppf(0.975, folds - 1)) * stderr
+        low, high = mi - half, mi + half
+    scale = UNITS[unit]
+    return Estimate(
+        mi=mi * scale,
+        stderr=stderr * scale,
+        ci_low=low * scale,
+        ci_high=high * scale,
+        n_train=n_train,
+        n_val=min(len(p[1]) for p in parts),
+        n_test=sum(len(p[2]) for p in parts),
+        unit=unit,
+        objective=name,
+        critic=critic,
+        folds=table,
+        history=pd.concat(histories, ignore_index=True),
+    )

@@ -1,0 +1,272 @@
+"""One training loop for any critic, objective and sampler, and held-out evaluation.
+
+``fit`` draws a fresh batch every step (from a sampler, a ``Staircase`` or arrays), minimises
+``objective.loss(critic(x, y))`` with Adam and records a tidy per-step history. ``evaluate`` gives
+a held-out estimate with a standard error and a 95% interval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
+
+from ._checks import check_float, check_int
+from .critics import Critic
+from .data import Staircase
+from .objectives import Objective
+
+Z95 = 1.959963984540054  # standard normal 97.5% quantile
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; ``history`` holds the steps before it."""
+
+    def __init__(self, message: str, history: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+class ArraySampler:
+    """Random minibatches of aligned rows from arrays x (n, dx), y (n, dy); true MI unknown (NaN).
+
+    Each batch is drawn without replacement, so no joint pair appears off the diagonal.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+        self.x, self.y = x, y
+        self.dim_x, self.dim_y = x.shape[1], y.shape[1]
+        self.mi = math.nan
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def sample(
+        self, n: int, *, generator: torch.Generator | None = None, **_: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randperm(len(self), generator=generator)[:n].to(self.x.device)
+        return self.x[idx], self.y[idx]
+
+
+def _parameter_device(module: torch.nn.Module) -> torch.device:
+    for p in module.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@dataclass
+class Fit:
+    """The trained critic and its per-step history (one row per step, true MI as a column)."""
+
+    critic: Critic
+    objective: Objective
+    history: pd.DataFrame
+
+
+def fit(
+    critic: Critic,
+    objective: Objective,
+    data: Any,
+    *,
+    steps: int | None = None,
+    batch_size: int = 64,
+    lr: float = 5e-4,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+    callback: Callable[[int, Critic], bool | None] | None = None,
+    callback_every: int = 100,
+    ema_decay: float | None = None,
+    desc: str | None = None,
+) -> Fit:
+    """Train ``critic`` on ``objective`` with Adam, a fresh batch of ``batch_size`` pairs per step.
+
+    Args:
+        data: a sampler (``sample(n, generator=..., device=...)`` and ``mi``), a ``Staircase``
+            (then ``steps`` defaults to its length and the true MI follows the schedule), or an
+            ``ArraySampler``.
+        seed: seeds the batch generator; the critic's initial weights are the caller's.
+        device: where to train; defaults to the critic's device. Batches are drawn there.
+        callback: called as ``callback(step, critic)`` every ``callback_every`` steps and after
+            the last; returning True stops training (used for early stopping).
+        ema_decay: if set (e.g. 0.99), keep an exponential moving average of the weights
+            (Polyak averaging) and hand that averaged critic to ``callback`` and back in ``Fit``.
+            It damps the step-to-step jitter of the critic's offset, which a plug-in estimate
+            reads one-for-one. The history's per-step estimates are the raw critic's.
+
+    Returns:
+        ``Fit`` whose ``history`` has columns step, mi_true, estimate, loss, objective (nats).
+
+    Raises:
+        NonFiniteLossError: the loss became NaN or infinite; its ``history`` keeps earlier steps.
+    """
+    if isinstance(data, Staircase):
+        steps = data.steps if steps is None else steps
+        sampler_at = data.sampler_at
+    else:
+        if not callable(getattr(data, "sample", None)):
+            raise ValueError(
+                f"data must be a sampler with sample(n, ...), a Staircase or an ArraySampler, got {data!r}"
+            )
+        sampler_at = lambda step: data  # noqa: E731
+    if steps is None:
+        raise ValueError("steps is required unless data is a Staircase")
+    steps = check_int("steps", steps, low=1)
+    batch_size = check_int("batch_size", batch_size, low=2)
+    if isinstance(data, ArraySampler) and batch_size > len(data):
+        raise ValueError(f"batch_size must be at most the number of training pairs ({len(data)}), got {batch_size}")
+    lr = check_float("lr", lr, low=0.0, low_open=True)
+    callback_every = check_int("callback_every", callback_every, low=1)
+
+    device = _parameter_device(critic) if device is None else torch.device(device)
+    critic.to(device)
+    generator = torch.Generator(device="cpu" if isinstance(data, ArraySampler) else device)
+    generator.manual_seed(check_int("seed", seed, low=0))
+    params = [p for p in critic.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=lr) if params else None
+    objective.reset()
+    averaged = None
+    if ema_decay is not None:
+        ema_decay = check_float("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
+        averaged = AveragedModel(critic, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+
+    rows: dict[str, list[float]] = {"step": [], "mi_true": [], "estimate": [], "loss": []}
+
+    def history() -> pd.DataFrame:
+        frame = pd.DataFrame(rows)
+        frame["objective"] = objective.name
+        return frame
+
+    critic.train()
+    bar = tqdm(range(steps), desc=desc or objective.name, disable=not progress, leave=False, mininterval=0.5)
+    for step in bar:
+        sampler = sampler_at(step)
+        x, y = sampler.sample(batch_size, generator=generator, device=device)
+        logits = critic(x, y)  # (B, B)
+        loss = objective.loss(logits)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"{objective.name}: the training loss became {loss.item()} at step {step} "
+                f"(true MI {sampler.mi:.3g} nats, lr {lr:g}); the critic diverged. Lower lr, use a "
+                "smaller MI, or use a bounded objective such as 'anchor'.",
+                history(),
+            )
+        if optimizer is not None:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(critic)
+        with torch.no_grad():
+            value = objective.estimate(logits.detach()).item()
+        rows["step"].append(step)
+        rows["mi_true"].append(sampler.mi)
+        rows["estimate"].append(value)
+        rows["loss"].append(loss.item())
+        if progress and step % 50 == 0:
+            bar.set_postfix(estimate=f"{value:.3f}", true=f"{sampler.mi:.3f}")
+        last = step == steps - 1
+        if callback is not None and ((step + 1) % callback_every == 0 or last):
+            current = critic if averaged is None else averaged.module
+            current.eval()
+            stop = callback(step, current)
+            critic.train()
+            if stop:
+                break
+    bar.close()
+    result = critic if averaged is None else averaged.module
+    result.eval()
+    return Fit(critic=result, objective=objective, history=history())
+
+
+@dataclass
+class HeldOut:
+    """A held-out estimate in nats: value, standard error, 95% normal interval, and sample size.
+
+    For a plug-in objective ``n`` counts pairs (the mean of c over i.i.d. joint pairs); for a
+    bound it counts batches (the bound is averaged over disjoint batches of ``batch_size``).
+    """
+
+    mi: float
+    stderr: float
+    n: int
+
+    @property
+    def ci_low(self) -> float:
+        return self.mi - Z95 * self.stderr
+
+    @property
+    def ci_high(self) -> float:
+        return self.mi + Z95 * self.stderr
+
+
+@torch.no_grad()
+def evaluate(
+    critic: Critic,
+    objective: Objective,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int = 64,
+    chunk: int = 8192,
+) -> HeldOut:
+    """Held-out estimate of ``objective`` for paired samples x (n, dx), y (n, dy).
+
+    Plug-in objectives average c(x_i, y_i) over all n pairs (standard error = sd / sqrt(n));
+    bound objectives average the bound over the n // batch_size disjoint batches.
+    """
+    was_training = critic.training
+    critic.eval()
+    try:
+        if objective.kind == "plug-in":
+            values = torch.cat([critic.pairs(x[i : i + chunk], y[i : i + chunk]) for i in range(0, x.shape[0], chunk)])
+        else:
+            batch_size = check_int("batch_size", batch_size, low=2, high=x.shape[0])
+            n_batches = x.shape[0] // batch_size
+            values = torch.stack(
+                [
+                    objective.estimate(
+                        critic(x[k * batch_size : (k + 1) * batch_size], y[k * batch_size : (k + 1) * batch_size])
+                    )
+                    for k in range(n_batches)
+                ]
+            )
+    finally:
+        critic.train(was_training)
+    values = values.double()
+    n = values.numel()
+    stderr = values.std().item() / math.sqrt(n) if n > 1 else math.nan
+    return HeldOut(mi=values.mean().item(), stderr=stderr, n=n)
+
+
+@torch.no_grad()
+def held_out_loss(
+    critic: Critic, objective: Objective, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 64
+) -> float:
+    """Mean training criterion over disjoint held-out batches: lower is better.
+
+    Plug-in objectives use their loss (for the anchor family the proper-scoring-rule risk, whose
+    excess is a Bregman divergence to the true ratio, so it ranks critics by fit). Bound
+    objectives use minus the bound, since maximising the bound is their training rule.
+    """
+    batch_size = check_int("batch_size", batch_size, low=2, high=x.shape[0])
+    was_training = critic.training
+    critic.eval()
+    try:
+        fn = objective.loss if objective.kind == "plug-in" else (lambda logits: -objective.estimate(logits))
+        n_batches = x.shape[0] // batch_size
+        values = [
+            fn(critic(x[k * batch_size : (k + 1) * batch_size], y[k * batch_size : (k + 1) * batch_size])).item()
+            for k in range(n_batches)
+        ]
+    finally:
+        critic.train(was_training)
+    return sum(values) / len(values)
