@@ -50,10 +50,10 @@ class ArraySampler:
         return self.x.shape[0]
 
     def sample(
-        self, n: int, *, generator: torch.Generator | None = None, **_: Any
+        self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None, **_: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randperm(len(self), generator=generator)[:n].to(self.x.device)
-        return self.x[idx], self.y[idx]
+        return self.x[idx].to(dtype or self.x.dtype), self.y[idx].to(dtype or self.y.dtype)
 
 
 def _parameter_device(module: torch.nn.Module) -> torch.device:
@@ -94,7 +94,8 @@ def fit(
             (then ``steps`` defaults to its length and the true MI follows the schedule), or an
             ``ArraySampler``.
         seed: seeds the batch generator; the critic's initial weights are the caller's.
-        device: where to train; defaults to the critic's device. Batches are drawn there.
+        device: where to train; defaults to the critic's device. Batches are drawn there, in the
+            dtype of the critic's parameters (``critic.double()`` trains in float64).
         callback: called as ``callback(step, critic)`` every ``callback_every`` steps and after
             the last; returning True stops training (used for early stopping).
         ema_decay: if set (e.g. 0.99), keep an exponential moving average of the weights
@@ -131,6 +132,7 @@ def fit(
     generator = torch.Generator(device="cpu" if isinstance(data, ArraySampler) else device)
     generator.manual_seed(check_int("seed", seed, low=0))
     params = [p for p in critic.parameters() if p.requires_grad]
+    dtype = params[0].dtype if params else torch.float32  # batches are drawn in the critic's dtype
     optimizer = torch.optim.Adam(params, lr=lr) if params else None
     objective.reset()
     averaged = None
@@ -149,7 +151,7 @@ def fit(
     bar = tqdm(range(steps), desc=desc or objective.name, disable=not progress, leave=False, mininterval=0.5)
     for step in bar:
         sampler = sampler_at(step)
-        x, y = sampler.sample(batch_size, generator=generator, device=device)
+        x, y = sampler.sample(batch_size, generator=generator, device=device, dtype=dtype)
         logits = critic(x, y)  # (B, B)
         loss = objective.loss(logits)
         if not torch.isfinite(loss):
