@@ -53,6 +53,7 @@ from .objectives import (
 )
 from .scoring import SCORING_RULES, anchor_loss, get_scoring_rule, window_logsumexp
 from .train import ArraySampler, Fit, HeldOut, NonFiniteLossError, evaluate, fit, held_out_loss
+from .unstructured import ImdbBitsSampler, MnistBitsSampler, bsc_crossover
 
 __version__ = "0.1.0"
 
@@ -71,9 +72,11 @@ __all__ = [
     "Fit",
     "GaussianSampler",
     "HeldOut",
+    "ImdbBitsSampler",
     "InnerProductCritic",
     "JointCritic",
     "Logits",
+    "MnistBitsSampler",
     "NonFiniteLossError",
     "Objective",
     "OracleCritic",
@@ -83,6 +86,7 @@ __all__ = [
     "anchor_loss",
     "anchor_objective",
     "bits_to_nats",
+    "bsc_crossover",
     "chi2_loss",
     "dv",
     "estimate_mi",

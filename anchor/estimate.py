@@ -164,7 +164,9 @@ def estimate_mi(
     anchor family the anchor weight defaults to nu = 8 here (the paper's default is 1), which was
     the least biased; pass ``objective_params={"nu": 1.0}`` for the paper's setting. The default
     critic is "separable" (two MLPs to 32-d embeddings, dot product): O(B) network evaluations per
-    step against O(B^2) for "joint", several times faster here at similar accuracy.
+    step against O(B^2) for "joint". On the test problem (seed 123) it gave 2.003 nats (95% CI
+    1.947-2.059) in 123 s; the joint critic with the same settings gave 1.750 (1.697-1.804) in
+    720 s, a bias shared by all its folds that the interval does not cover.
 
     Args:
         objective: a name in ``anchor.OBJECTIVES``; plug-in objectives report the mean critic value

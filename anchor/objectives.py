@@ -5,8 +5,9 @@ An ``Objective`` is data: a name, ``loss(logits)`` (a scalar to minimise), ``est
 "plug-in") and its hyperparameters. ``get_objective(name, **params)`` builds one from the
 registry ``OBJECTIVES``; every call returns a fresh object (MINE carries training state).
 
-Formulas follow PAPER.md section 3; ``logits[i, j] = c(x_i, y_j)`` with the joint pairs on the
-diagonal. Every function here returns new tensors and never modifies its input.
+Formulas follow Ryu et al. (2025) and the estimators they compare (Poole et al. 2019; Song &
+Ermon 2020); ``logits[i, j] = c(x_i, y_j)`` with the joint pairs on the diagonal. Every function
+here returns new tensors and never modifies its input.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def infonce_objective() -> Objective:
 
 
 def mine_objective(momentum: float = 0.9) -> Objective:
+    """MINE: DV with a moving-average denominator in its gradient (``momentum`` 0.9); reports DV."""
     loss = _MineLoss(momentum)
     return Objective("mine", loss, dv, "bound", {"momentum": momentum}, reset=loss.reset)
 
@@ -224,7 +226,7 @@ OBJECTIVES: dict[str, Callable[..., Objective]] = {
 ESTIMATORS: tuple[str, ...] = (
     "infonce", "nwj", "dv", "mine", "js", "smile-1", "smile-5", "smile-inf", "nce", "chi2", "anchor",
 )  # fmt: skip
-"""The estimators the paper compares on the MI staircase (PAPER.md section 3)."""
+"""The estimators the paper compares on the MI staircase (Ryu et al. 2025; Lee & Rhee 2024)."""
 
 
 def get_objective(name: str, **params: Any) -> Objective:

@@ -67,7 +67,21 @@ def refresh_committed(name: str) -> Path:
     target = NOTEBOOKS / f"{name}.ipynb"
     jupytext.write(jupytext.read(NOTEBOOKS / f"{name}.py"), target)
     pm.execute_notebook(target, target, cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+    _strip_run_metadata(target)
     return target
+
+
+def _strip_run_metadata(path: Path) -> None:
+    """Drop timestamps and durations and number the cell ids, so a re-run changes only outputs."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("papermill", None)
+    for k, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{k}"
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ candidates; its classes are
 - 0, the anchor: all K candidates drawn from q0, prior nu / (K + nu);
 - z in 1..K: candidate z drawn from q1, the rest from q0, prior 1 / (K + nu);
 
-and the critic's posterior is eta = softmax([log nu, c(x_1), ..., c(x_K)]) (PAPER.md section 4).
+and the critic's posterior is eta = softmax([log nu, c(x_1), ..., c(x_K)]) (Ryu et al. 2025).
 With nu = 0 the anchor class is dropped and the problem is InfoNCE's K-way classification.
 
 Tuples come from the B x B logits as cyclic windows of K consecutive candidate indices: the window
@@ -132,7 +132,7 @@ def anchor_loss(
         nu: anchor weight >= 0.
         rule: a name in ``SCORING_RULES``; ``alpha`` for "pseudo-spherical".
         windows: "all" (every cyclic window, default) or "one" (one positive and one anchor tuple
-            per context, the literal construction of PAPER.md section 4).
+            per context, the literal construction of the paper).
     """
     if logits.ndim != 2 or logits.shape[0] != logits.shape[1]:
         raise ValueError(f"logits must be a square (B, B) matrix, got shape {tuple(logits.shape)}")

@@ -21,7 +21,7 @@ def _logits(seed=0, scale=2.0, B=B):
 
 
 def _rule_value(rule, eta, z, alpha=None):
-    """A scoring rule's loss for posterior vector eta and label z, straight from PAPER.md section 5."""
+    """A scoring rule's loss for posterior eta and label z, straight from its textbook definition."""
     eta = np.asarray(eta)
     if rule == "log":
         return -math.log(eta[z])

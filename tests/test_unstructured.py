@@ -1,0 +1,109 @@
+"""Lee & Rhee samplers on real MNIST digits and IMDB embeddings."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from anchor.unstructured import (
+    ImdbBitsSampler,
+    MnistBitsSampler,
+    _mnist_zeros_ones,
+    binary_entropy_bits,
+    bsc_crossover,
+)
+
+IMDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb_bert_finetuned.npz"
+
+
+@pytest.mark.parametrize("bits", [0.5, 2.0, 4.0, 6.0, 8.0, 9.99])
+def test_crossover_solves_the_target_exactly(bits):
+    p = bsc_crossover(mi=bits * math.log(2))
+    assert 0.0 < p < 0.5
+    assert 10 * (1 - binary_entropy_bits(p)) == pytest.approx(bits, abs=1e-12)
+
+
+def test_crossover_edges():
+    assert bsc_crossover(mi=0.0) == 0.5
+    assert bsc_crossover(mi=10 * math.log(2)) == 0.0
+    with pytest.raises(ValueError, match=r"mi must be a finite number in \[0, 6.93147\], got 7.0"):
+        bsc_crossover(mi=7.0)
+
+
+def test_channel_flip_rate_matches_crossover():
+    sampler = MnistBitsSampler(mi=4 * math.log(2), size=8)
+    bits_x, bits_y = sampler.bits(20_000, torch.Generator().manual_seed(0))
+    rate = (bits_x != bits_y).double().mean().item()
+    se = math.sqrt(sampler.crossover * (1 - sampler.crossover) / bits_x.numel())
+    assert rate == pytest.approx(sampler.crossover, abs=4 * se)
+    assert bits_x.double().mean().item() == pytest.approx(0.5, abs=0.01)
+
+
+def test_mnist_tiles_are_digits_of_the_right_class_and_y_uses_other_instances():
+    sampler = MnistBitsSampler(mi=6 * math.log(2), size=None)
+    gen = torch.Generator().manual_seed(1)
+    bits_x, _ = sampler.bits(5, gen)
+    images, idx = sampler.render(bits_x, gen)
+    _, idx_y = sampler.render(bits_x, gen, avoid=idx)
+    pools = _mnist_zeros_ones()
+    tiles = images.reshape(5, 56, 140)
+    for n in range(5):
+        for k in range(10):
+            row, col = divmod(k, 5)
+            block = tiles[n, 28 * row : 28 * row + 28, 28 * col : 28 * col + 28]
+            torch.testing.assert_close(block, pools[bits_x[n, k], idx[n, k]])
+    assert (idx_y != idx).all()
+
+
+def test_mnist_pools_are_real_zeros_and_ones():
+    pools = _mnist_zeros_ones()
+    assert pools.shape == (2, 500, 28, 28)
+    assert 0.0 <= pools.min() and pools.max() <= 1.0
+    # a one has far less ink than a zero, on average
+    assert pools[1].mean() < 0.7 * pools[0].mean()
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_mnist_sample_shapes_and_reproducibility(size):
+    sampler = MnistBitsSampler(mi=2 * math.log(2), size=size)
+    x, y = sampler.sample(16, seed=3)
+    x2, y2 = sampler.sample(16, seed=3)
+    assert x.shape == y.shape == (16, size * size)
+    assert sampler.dim_x == size * size
+    torch.testing.assert_close(x, x2)
+    torch.testing.assert_close(y, y2)
+    assert sampler.mi == pytest.approx(2 * math.log(2), abs=1e-12)
+
+
+def _fake_imdb(tmp_path, n=6, d=4):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "imdb.npz"
+    labels = np.array([0, 1] * n, dtype=np.int8)
+    embeddings = rng.normal(size=(2 * n, d)).astype(np.float32) + 10 * labels[:, None]
+    np.savez(path, embeddings=embeddings, labels=labels)
+    return path
+
+
+def test_imdb_sampler_concatenates_embeddings_by_class(tmp_path):
+    sampler = ImdbBitsSampler(mi=3.0, path=_fake_imdb(tmp_path))
+    x, y = sampler.sample(50, seed=0)
+    assert x.shape == y.shape == (50, 40)
+    blocks = x.reshape(50, 10, 4).mean(-1)  # class 1 embeddings sit near 10, class 0 near 0
+    bits = (blocks > 5).long()
+    assert set(bits.unique().tolist()) == {0, 1}
+
+
+def test_imdb_missing_file_says_what_it_is(tmp_path):
+    message = r"IMDB embeddings not found at .*nope.npz.*fine-tuned on IMDB.*mibenchmark"
+    with pytest.raises(FileNotFoundError, match=message):
+        ImdbBitsSampler(mi=1.0, path=tmp_path / "nope.npz")
+
+
+@pytest.mark.skipif(not IMDB.exists(), reason="reference data ../shared/data is not beside this checkout")
+def test_imdb_real_embeddings():
+    sampler = ImdbBitsSampler(mi=8 * math.log(2), path=IMDB)
+    x, y = sampler.sample(8, seed=0)
+    assert x.shape == y.shape == (8, 7680) and sampler.pools.shape == (2, 12500, 768)
+    assert torch.isfinite(x).all() and x.abs().max() <= 1.0
