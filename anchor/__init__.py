@@ -52,6 +52,7 @@ from .objectives import (
     tuba,
 )
 from .scoring import SCORING_RULES, anchor_loss, get_scoring_rule, window_logsumexp
+from .sweep import ResultCache, config_key, run_sweep
 from .train import ArraySampler, Fit, HeldOut, NonFiniteLossError, evaluate, fit, held_out_loss
 from .unstructured import ImdbBitsSampler, MnistBitsSampler, bsc_crossover
 
@@ -81,6 +82,7 @@ __all__ = [
     "Objective",
     "OracleCritic",
     "QuadraticCritic",
+    "ResultCache",
     "SeparableCritic",
     "Staircase",
     "anchor_loss",
@@ -88,6 +90,7 @@ __all__ = [
     "bits_to_nats",
     "bsc_crossover",
     "chi2_loss",
+    "config_key",
     "dv",
     "estimate_mi",
     "evaluate",
@@ -105,6 +108,7 @@ __all__ = [
     "nwj",
     "plug_in",
     "rho_to_mi",
+    "run_sweep",
     "smile",
     "tuba",
     "window_logsumexp",

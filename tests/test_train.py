@@ -81,3 +81,14 @@ def test_oracle_has_no_parameters_and_fit_still_records():
 def test_fit_needs_steps_for_a_plain_sampler():
     with pytest.raises(ValueError, match="steps is required"):
         anchor.fit(anchor.BilinearCritic(2, 2), anchor.get_objective("anchor"), anchor.GaussianSampler(2, mi=1.0))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_and_estimate_on_cuda():
+    sampler = anchor.GaussianSampler(2, mi=1.0)
+    critic = anchor.JointCritic(2, 2, width=16, depth=2)
+    fit = anchor.fit(critic, anchor.get_objective("anchor"), sampler, steps=5, device="cuda", progress=False)
+    assert next(fit.critic.parameters()).is_cuda
+    x, y = sampler.sample(300, seed=0)
+    est = anchor.estimate_mi(x, y, folds=2, max_steps=20, eval_every=10, device="cuda", progress=False)
+    assert est.n_test == 300

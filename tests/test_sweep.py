@@ -1,0 +1,99 @@
+"""The result cache: keyed by configuration, atomic, and a killed sweep resumes without recomputing."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+from anchor.sweep import ResultCache, config_key, run_sweep
+
+CONFIGS = [{"objective": name, "seed": seed, "lr": 5e-4} for name in ("anchor", "infonce", "nwj") for seed in (0, 1)]
+
+
+def _toy_run(calls):
+    def run(objective, seed, lr):
+        calls.append((objective, seed))
+        return pd.DataFrame({"step": [0, 1], "estimate": [len(objective) + seed, lr]})
+
+    return run
+
+
+def test_config_key_is_order_independent_and_specific():
+    assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
+    assert config_key({"a": 1}) != config_key({"a": 1.5})
+    with pytest.raises(ValueError, match="JSON-serialisable"):
+        config_key({"a": object()})
+
+
+def test_second_run_recomputes_nothing(tmp_path):
+    calls = []
+    first = run_sweep(CONFIGS, _toy_run(calls), cache=tmp_path, progress=False)
+    assert len(calls) == 6
+    second = run_sweep(CONFIGS, _toy_run(calls), cache=tmp_path, progress=False)
+    assert len(calls) == 6
+    pd.testing.assert_frame_equal(first, second)
+    assert list(first.columns) == ["step", "estimate", "objective", "seed", "lr"]
+    assert len(first) == 12
+
+
+def test_failure_names_the_configuration_and_keeps_finished_results(tmp_path):
+    calls = []
+
+    def flaky(objective, seed, lr):
+        if objective == "nwj":
+            raise FloatingPointError("loss became nan")
+        return _toy_run(calls)(objective, seed, lr)
+
+    with pytest.raises(RuntimeError, match=r"sweep run failed for configuration \{'objective': 'nwj'.*loss became nan"):
+        run_sweep(CONFIGS, flaky, cache=tmp_path, progress=False)
+    assert len(calls) == 4
+    run_sweep(CONFIGS, _toy_run(calls), cache=tmp_path, progress=False)
+    assert calls[4:] == [("nwj", 0), ("nwj", 1)]
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import pandas as pd
+    from anchor.sweep import run_sweep
+    sys.path.insert(0, {tests!r})
+    from test_sweep import CONFIGS
+    marks = Path({marks!r})
+
+    def slow(objective, seed, lr):
+        marks.joinpath(f"{{objective}}-{{seed}}").touch()
+        time.sleep(0.4)
+        return pd.DataFrame({{"step": list(range(1000)), "estimate": [float(seed)] * 1000}})
+
+    run_sweep(CONFIGS, slow, cache={cache!r}, progress=False)
+    """
+)
+
+
+def test_killed_sweep_resumes_without_recomputing(tmp_path):
+    """SIGKILL a sweep in a separate process partway; every cached file is whole, the rest is redone."""
+    cache, marks = tmp_path / "cache", tmp_path / "marks"
+    marks.mkdir()
+    code = WORKER.format(tests=os.path.dirname(__file__), marks=str(marks), cache=str(cache))
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    store = ResultCache(cache)
+    finished = [c for c in CONFIGS if c in store]
+    assert 2 <= len(finished) < len(CONFIGS)
+    for config in finished:  # whole, readable results only
+        assert len(store.get(config)) == 1000
+    calls = []
+    run_sweep(CONFIGS, _toy_run(calls), cache=cache, progress=False)
+    assert sorted(calls) == sorted((c["objective"], c["seed"]) for c in CONFIGS if c not in finished)
