@@ -52,6 +52,7 @@ from .objectives import (
     tuba,
 )
 from .scoring import SCORING_RULES, anchor_loss, get_scoring_rule, window_logsumexp
+from .staircase import DOMAINS, level_summary, make_staircase, run_staircase
 from .sweep import ResultCache, config_key, run_sweep
 from .train import ArraySampler, Fit, HeldOut, NonFiniteLossError, evaluate, fit, held_out_loss
 from .unstructured import ImdbBitsSampler, MnistBitsSampler, bsc_crossover
@@ -60,6 +61,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CRITICS",
+    "DOMAINS",
     "ESTIMATORS",
     "OBJECTIVES",
     "SAMPLERS",
@@ -102,12 +104,15 @@ __all__ = [
     "held_out_loss",
     "infonce",
     "js_fgan",
+    "level_summary",
+    "make_staircase",
     "mi_to_rho",
     "mlp",
     "nats_to_bits",
     "nwj",
     "plug_in",
     "rho_to_mi",
+    "run_staircase",
     "run_sweep",
     "smile",
     "tuba",

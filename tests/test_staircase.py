@@ -1,0 +1,83 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import anchor
+from anchor.staircase import level_summary, make_staircase, run_staircase
+
+
+def _synthetic(steps_per_level=4000, levels=(1.0, 2.0)):
+    rows = []
+    for k, mi in enumerate(levels):
+        for s in range(steps_per_level):
+            wiggle = 0.2 if s % 2 == 0 else -0.2
+            rows.append({"step": k * steps_per_level + s, "level": k, "mi_true": mi, "estimate": mi + 0.1 + wiggle})
+    return pd.DataFrame(rows).assign(objective="anchor")
+
+
+def test_level_summary_bias_sd_mse():
+    table = level_summary(_synthetic())
+    assert list(table.level) == [0, 1]
+    assert table.n.tolist() == [1000, 1000]
+    assert table.bias.tolist() == pytest.approx([0.1, 0.1])
+    assert table.mse.tolist() == pytest.approx([0.05, 0.05])  # bias^2 + 0.2^2
+    assert table.sd.tolist() == pytest.approx([0.2 * math.sqrt(1000 / 999)] * 2)
+
+
+def test_level_summary_uses_last_quarter_of_short_levels():
+    table = level_summary(_synthetic(steps_per_level=400))
+    assert table.n.tolist() == [100, 100]
+
+
+def test_level_summary_needs_columns():
+    with pytest.raises(ValueError, match=r"history lacks the columns \['level'\]"):
+        level_summary(pd.DataFrame({"step": [0], "mi_true": [1.0], "estimate": [1.0], "objective": ["a"]}))
+
+
+def _fake_imdb(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = np.array([0, 1] * 8, dtype=np.int8)
+    path = tmp_path / "imdb.npz"
+    np.savez(path, embeddings=rng.normal(size=(16, 3)).astype(np.float32), labels=labels)
+    return str(path)
+
+
+@pytest.mark.parametrize("domain", ["gaussian", "cubic", "mnist", "imdb"])
+def test_run_staircase_every_domain(domain, tmp_path):
+    history = run_staircase(
+        domain=domain,
+        objective="anchor",
+        critic="separable",
+        bits=[2.0, 4.0],
+        steps_per_level=3,
+        batch_size=8,
+        dim=3,
+        image_size=8,
+        data_path=_fake_imdb(tmp_path) if domain == "imdb" else None,
+        critic_params={"width": 16, "embed_dim": 4, "depth": 1},
+    )
+    assert list(history.columns) == ["step", "level", "mi_true", "estimate", "loss", "objective", "diverged"]
+    assert history.level.tolist() == [0, 0, 0, 1, 1, 1]
+    assert history.mi_true.iloc[-1] == pytest.approx(anchor.bits_to_nats(4.0))
+    assert not history.diverged.any()
+
+
+def test_staircase_runs_through_the_cached_sweep(tmp_path):
+    configs = [
+        {"domain": "gaussian", "objective": name, "critic": "joint", "bits": [2.0], "steps_per_level": 4,
+         "batch_size": 8, "dim": 2, "critic_params": {"width": 8, "depth": 1}}
+        for name in ("anchor", "infonce")
+    ]  # fmt: skip
+    table = anchor.run_sweep(configs, run_staircase, cache=tmp_path / "cache", progress=False)
+    again = anchor.run_sweep(configs, run_staircase, cache=tmp_path / "cache", progress=False)
+    pd.testing.assert_frame_equal(table, again)
+    assert set(table.objective) == {"anchor", "infonce"} and len(table) == 8
+
+
+def test_imdb_domain_needs_a_path():
+    with pytest.raises(ValueError, match="the imdb domain needs data_path"):
+        make_staircase("imdb")
+    with pytest.raises(KeyError, match=r"unknown domain 'text'"):
+        make_staircase("text")
