@@ -56,7 +56,38 @@ def _generator(seed: int | None, generator: torch.Generator | None, device: torc
     return gen
 
 
-class GaussianSampler:
+class Sampler:
+    """Paired samples with a known MI (``mi``, nats) and widths ``dim_x``, ``dim_y``.
+
+    Subclasses implement ``draw(n, generator, device, dtype)``; ``sample`` checks the arguments
+    and makes the generator, so every sampler is reproducible the same way.
+    """
+
+    mi: float
+    dim_x: int
+    dim_y: int
+
+    def sample(
+        self,
+        n: int,
+        *,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw n joint pairs x (n, dim_x), y (n, dim_y). Same seed, same samples."""
+        n = check_int("n", n, low=1)
+        device = torch.device(device)
+        return self.draw(n, _generator(seed, generator, device), device, dtype)
+
+    def draw(
+        self, n: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class GaussianSampler(Sampler):
     """x ~ N(0, I_d), y = rho x + sqrt(1 - rho^2) e with e ~ N(0, I_d): I = -(d/2) log(1 - rho^2).
 
     Give exactly one of ``mi`` (nats) or ``rho``. This is the Lee & Rhee (2024) Gaussian task.
@@ -77,21 +108,11 @@ class GaussianSampler:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, rho={self.rho:.6g})  # mi={self.mi:.4f} nats"
 
-    def sample(
-        self,
-        n: int,
-        *,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
+    def draw(
+        self, n: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw n joint pairs: x (n, dim), y (n, dim). Same seed, same samples."""
-        n = check_int("n", n, low=1)
-        device = torch.device(device)
-        gen = _generator(seed, generator, device)
-        x = torch.randn(n, self.dim, generator=gen, device=device, dtype=dtype)
-        e = torch.randn(n, self.dim, generator=gen, device=device, dtype=dtype)
+        x = torch.randn(n, self.dim, generator=generator, device=device, dtype=dtype)
+        e = torch.randn(n, self.dim, generator=generator, device=device, dtype=dtype)
         y = self.rho * x + math.sqrt(1.0 - self.rho**2) * e
         return x, self.transform(y)
 
@@ -140,7 +161,7 @@ class Staircase:
     The paper's protocol is 2, 4, 6, 8, 10 bits with 4,000 steps each.
     """
 
-    make: Callable[[float], GaussianSampler]
+    make: Callable[[float], Sampler]
     bits: Sequence[float] = STAIRCASE_BITS
     steps_per_level: int = 4000
     samplers: list = field(init=False, repr=False)
@@ -162,7 +183,7 @@ class Staircase:
         step = check_int("step", step, low=0, high=self.steps - 1)
         return step // self.steps_per_level
 
-    def sampler_at(self, step: int) -> GaussianSampler:
+    def sampler_at(self, step: int) -> Sampler:
         return self.samplers[self.level(step)]
 
     def mi_at(self, step: int) -> float:

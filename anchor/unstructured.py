@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from scipy.optimize import bisect
 
 from ._checks import check_float, check_int
-from .data import LN2, _generator
+from .data import LN2, Sampler
 
 N_BITS = 10
 
@@ -47,7 +47,7 @@ def bsc_crossover(*, mi: float, n_bits: int = N_BITS) -> float:
     return bisect(lambda p: 1.0 - binary_entropy_bits(p) - target, 0.0, 0.5, xtol=1e-15, rtol=4 * np.finfo(float).eps)
 
 
-class BitChannelSampler:
+class BitChannelSampler(Sampler):
     """n_bits fair bits for X, their binary-symmetric-channel copy for Y; subclasses render them.
 
     ``mi`` is the target MI in nats (at most n_bits ln 2); ``crossover`` the solved p.
@@ -88,21 +88,12 @@ class BitChannelSampler:
             idx = (avoid + idx) % n_pool
         return self.arrange(self.pools.to(bits.device)[bits, idx]), idx
 
-    def sample(
-        self,
-        n: int,
-        *,
-        seed: int | None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str = "cpu",
-        dtype: torch.dtype = torch.float32,
+    def draw(
+        self, n: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw n joint pairs x (n, dim_x), y (n, dim_y). Same seed, same samples."""
-        n = check_int("n", n, low=1)
-        gen = _generator(seed, generator, torch.device(device))
-        bits_x, bits_y = self.bits(n, gen)
-        x, idx_x = self.render(bits_x, gen)
-        y, _ = self.render(bits_y, gen, avoid=idx_x)
+        bits_x, bits_y = self.bits(n, generator)
+        x, idx_x = self.render(bits_x, generator)
+        y, _ = self.render(bits_y, generator, avoid=idx_x)
         return x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
 
 
