@@ -19,7 +19,7 @@ from ._checks import check_choice, check_int
 from .critics import get_critic
 from .data import STAIRCASE_BITS, CubicSampler, GaussianSampler, Staircase
 from .objectives import get_objective
-from .train import fit
+from .train import NonFiniteLossError, fit
 from .unstructured import ImdbBitsSampler, MnistBitsSampler
 
 DOMAINS = ("gaussian", "cubic", "mnist", "imdb")
@@ -73,8 +73,6 @@ def run_staircase(
     Columns: step, level, mi_true, estimate, loss, objective, diverged (a run whose loss became
     NaN keeps its history up to that step and is marked diverged). All in nats.
     """
-    from .train import NonFiniteLossError
-
     staircase = make_staircase(
         domain, bits=bits, steps_per_level=steps_per_level, dim=dim, image_size=image_size, data_path=data_path
     )

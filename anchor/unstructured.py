@@ -54,11 +54,13 @@ class BitChannelSampler(Sampler):
     """
 
     name = "bits"
+    pools: torch.Tensor  # (2, n_pool, ...): the instances of class 0 and class 1, set by subclasses
 
     def __init__(self, *, mi: float, n_bits: int = N_BITS) -> None:
         self.n_bits = check_int("n_bits", n_bits, low=1)
         self.crossover = bsc_crossover(mi=mi, n_bits=self.n_bits)
         self.mi = self.n_bits * (1.0 - binary_entropy_bits(self.crossover)) * LN2
+        self._pools_on: dict[torch.device, torch.Tensor] = {}
 
     def bits(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(n, n_bits) int64 bits of X and of Y."""
@@ -66,8 +68,6 @@ class BitChannelSampler(Sampler):
         bits_x = torch.randint(0, 2, (n, self.n_bits), generator=generator, device=device)
         flips = torch.rand(n, self.n_bits, generator=generator, device=device) < self.crossover
         return bits_x, bits_x ^ flips.long()
-
-    pools: torch.Tensor  # (2, n_pool, ...): the instances of class 0 and class 1
 
     def arrange(self, instances: torch.Tensor) -> torch.Tensor:
         """(n, n_bits, ...) chosen instances -> (n, dim) samples."""
@@ -86,7 +86,9 @@ class BitChannelSampler(Sampler):
         idx = torch.randint(low, n_pool, bits.shape, generator=generator, device=generator.device)
         if avoid is not None:
             idx = (avoid + idx) % n_pool
-        return self.arrange(self.pools.to(bits.device)[bits, idx]), idx
+        if bits.device not in self._pools_on:  # one copy per device, not one per batch
+            self._pools_on[bits.device] = self.pools.to(bits.device)
+        return self.arrange(self._pools_on[bits.device][bits, idx]), idx
 
     def draw(
         self, n: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype

@@ -14,8 +14,9 @@
 # %% [markdown]
 # # Every objective with the true critic
 #
-# **Claim** (Ryu et al. 2025, sections on InfoNCE and on consistency). Give each objective the true log density ratio
-# c = log p(x, y) / (p(x) p(y)) of the correlated Gaussian (d = 10) and no training at all:
+# **Claim** (Ryu et al. 2025, sections on InfoNCE and on consistency). Give each objective the
+# true log density ratio c = log p(x, y) / (p(x) p(y)) of the correlated Gaussian (d = 10) and no
+# training at all:
 #
 # - every *plug-in* objective (InfoNCE-anchor, its Brier / spherical / pseudo-spherical variants,
 #   NCE, chi^2) reports the mean of c over joint pairs, which is exactly I;
