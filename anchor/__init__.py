@@ -53,10 +53,18 @@ from .objectives import (
     tuba,
 )
 from .scoring import SCORING_RULES, anchor_loss, get_scoring_rule, window_logsumexp
-from .staircase import DOMAINS, level_summary, make_staircase, run_staircase
+from .staircase import (
+    DOMAINS,
+    LEE_RHEE_GAUSSIAN_JOINT,
+    level_summary,
+    make_staircase,
+    oracle_batch_noise,
+    run_staircase,
+    staircase_configs,
+)
 from .sweep import ResultCache, config_key, run_sweep
 from .train import ArraySampler, Fit, HeldOut, NonFiniteLossError, evaluate, fit, held_out_loss
-from .unstructured import ImdbBitsSampler, MnistBitsSampler, bsc_crossover
+from .unstructured import ImdbBitsSampler, MnistBitsSampler, bsc_crossover, find_imdb_embeddings
 
 __version__ = "0.1.0"
 
@@ -64,6 +72,7 @@ __all__ = [
     "CRITICS",
     "DOMAINS",
     "ESTIMATORS",
+    "LEE_RHEE_GAUSSIAN_JOINT",
     "OBJECTIVES",
     "SAMPLERS",
     "SCORING_RULES",
@@ -98,6 +107,7 @@ __all__ = [
     "dv",
     "estimate_mi",
     "evaluate",
+    "find_imdb_embeddings",
     "fit",
     "gaussian_staircase",
     "get_critic",
@@ -112,11 +122,13 @@ __all__ = [
     "mlp",
     "nats_to_bits",
     "nwj",
+    "oracle_batch_noise",
     "plug_in",
     "rho_to_mi",
     "run_staircase",
     "run_sweep",
     "smile",
+    "staircase_configs",
     "tuba",
     "window_logsumexp",
 ]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 STYLE = {
     "figure.dpi": 100,
@@ -42,3 +46,109 @@ def save_figure(fig: plt.Figure, name: str, directory: str | Path, *, profile: s
         bbox_inches="tight",
     )
     return paths
+
+
+def save_table(table: pd.DataFrame, name: str, directory: str | Path, *, decimals: int = 4) -> Path:
+    """Write ``table`` as ``<directory>/<name>.csv`` with floats rounded, so reruns give the same bytes."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.csv"
+    table.round(decimals).to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def estimator_colors(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """A fixed colour per estimator, the anchor family in black and dark grey so it stands out."""
+    import seaborn as sns
+
+    others = [n for n in names if not n.startswith("anchor")]
+    colors = dict(zip(others, sns.color_palette("tab10" if len(others) <= 10 else "tab20", len(others)), strict=True))
+    family = [n for n in names if n.startswith("anchor")]
+    greys = [(0.0, 0.0, 0.0), *sns.color_palette("Greys_r", len(family) + 1)[1:]]
+    colors.update(dict(zip(family, greys, strict=False)))
+    return colors
+
+
+def plot_staircase(
+    history: pd.DataFrame,
+    *,
+    batch_size: int | None = None,
+    smooth: int = 200,
+    max_points: int = 4000,
+    order: Sequence[str] | None = None,
+    row: str = "critic",
+) -> plt.Figure:
+    """Estimate against step per estimator, in bits, in the style of the MI-staircase papers.
+
+    ``history`` holds per-step rows (step, mi_true, estimate, objective and the ``row`` column, in
+    nats). One panel per objective (columns, in ``order``) and per value of ``row`` (rows): the raw
+    per-batch estimate faint (thinned to at most ``max_points`` points and rasterised), its
+    exponential moving average (span ``smooth`` steps) bold, the true staircase in black and, with
+    ``batch_size``, the log B ceiling of InfoNCE dashed. The y range is clipped to the staircase
+    plus a margin, so a diverging estimator leaves the panel instead of squashing it.
+    """
+    order = list(order) if order is not None else list(dict.fromkeys(history.objective))
+    rows = list(dict.fromkeys(history[row])) if row in history else [None]
+    colors = estimator_colors(order)
+    top = float(history.mi_true.max()) / math.log(2)
+    size = (1.9 * len(order), 2.0 * len(rows) + 0.4)
+    fig, axes = plt.subplots(len(rows), len(order), figsize=size, sharex=True, sharey=True, squeeze=False)
+    for i, value in enumerate(rows):
+        part = history if value is None else history[history[row] == value]
+        for j, name in enumerate(order):
+            ax = axes[i, j]
+            run = part[part.objective == name].sort_values("step")
+            if len(run):
+                truth = run.mi_true.to_numpy() / math.log(2)
+                estimate = run.estimate.to_numpy() / math.log(2)
+                every = max(1, math.ceil(len(run) / max_points))
+                ax.plot(run.step.to_numpy()[::every], estimate[::every], color=colors[name], alpha=0.25, lw=0.5)
+                ax.lines[-1].set_rasterized(True)
+                smoothed = pd.Series(estimate).ewm(span=smooth).mean().to_numpy()
+                ax.plot(run.step, smoothed, color=colors[name], lw=1.6)
+                ax.plot(run.step, truth, color="black", lw=1.0)
+                if run.get("diverged", pd.Series([False])).iloc[-1]:
+                    ax.text(0.5, 0.9, "diverged", transform=ax.transAxes, ha="center", color="tab:red", fontsize=7)
+            else:
+                ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", color="0.5", fontsize=7)
+            if batch_size is not None:
+                ax.axhline(math.log2(batch_size), color="0.4", ls="--", lw=0.8)
+            if i == 0:
+                ax.set_title(name, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{value} critic\nMI (bits)" if value is not None else "MI (bits)")
+            if i == len(rows) - 1:
+                ax.set_xlabel("step")
+    axes[0, 0].set_ylim(-1.0, top + 4.0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_level_summary(summary: pd.DataFrame, *, order: Sequence[str] | None = None, col: str = "critic") -> plt.Figure:
+    """The per-level table as a figure: mean +- sd against the truth (top) and MSE (bottom), in bits.
+
+    ``summary`` is ``level_summary``'s output (nats) with a ``col`` column (one panel column per
+    value). Levels where an estimator diverged are left out of its line.
+    """
+    order = list(order) if order is not None else list(dict.fromkeys(summary.objective))
+    cols = list(dict.fromkeys(summary[col])) if col in summary else [None]
+    colors = estimator_colors(order)
+    fig, axes = plt.subplots(2, len(cols), figsize=(4.6 * len(cols), 6.4), squeeze=False, sharex=True)
+    ln2 = math.log(2)
+    for j, value in enumerate(cols):
+        part = summary if value is None else summary[summary[col] == value]
+        ax, ax_mse = axes[0, j], axes[1, j]
+        truth = np.sort(part.mi_true.unique()) / ln2
+        ax.plot(truth, truth, color="black", lw=2.5, label="true MI", zorder=0)
+        for name in order:
+            rows = part[(part.objective == name) & part["mean"].notna()].sort_values("mi_true")
+            if not len(rows):
+                continue
+            style = dict(color=colors[name], marker="o", ms=3, lw=1.8 if name.startswith("anchor") else 1.0)
+            ax.errorbar(rows.mi_true / ln2, rows["mean"] / ln2, yerr=rows.sd / ln2, capsize=2, label=name, **style)
+            ax_mse.plot(rows.mi_true / ln2, rows.mse / ln2**2, **style)
+        ax.set(ylabel="mean estimate +- sd (bits)", title=f"{value} critic" if value is not None else None)
+        ax_mse.set(xlabel="true MI (bits)", ylabel="MSE (bits²)", yscale="log")
+    axes[0, 0].legend(fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    return fig

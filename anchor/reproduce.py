@@ -2,13 +2,18 @@
 
     python -m anchor.reproduce --profile quick            # the default main job
     python -m anchor.reproduce --profile smoke --only oracle
+    python -m anchor.reproduce --profile paper --device cuda --workers 8
     python -m anchor.reproduce --list
     python -m anchor.reproduce --refresh-committed        # re-execute notebooks/*.ipynb (smoke)
 
-Notebook sources are jupytext ``py:percent`` files in ``notebooks/``; each is converted to a
-notebook, executed with its profile's parameters from ``notebooks/profiles.yaml`` and written to
-``results/notebooks/<name>.<profile>.ipynb``. Figures go to ``figures/`` (``smoke`` writes to
-``results/figures/`` so the committed figures are never overwritten by a test run).
+``notebooks/profiles.yaml`` lists the figure jobs. A job runs one notebook source (``notebook``,
+by default the job's own name) with its shared ``params`` and one profile's parameters. Sources
+are jupytext ``py:percent`` files in ``notebooks/``; each job's executed notebook is written to
+``results/notebooks/<job>.<profile>.ipynb``. Figures go to ``figures/`` (quick),
+``figures/paper/`` (paper) or ``results/figures/`` (smoke, so a test run never overwrites the
+committed figures). Training results are cached in ``results/cache/``, keyed by each run's
+configuration: an interrupted reproduction, rerun, recomputes only what did not finish.
+A job that ``needs`` data this machine lacks (the IMDB embeddings) is skipped with a message.
 
 The committed ``notebooks/<name>.ipynb`` are the sources executed with their own defaults (the
 smoke parameters), which is what ``pytest --nbval`` re-runs and compares in CI.
@@ -28,22 +33,82 @@ NOTEBOOKS = ROOT / "notebooks"
 PROFILES = ("smoke", "quick", "paper")
 
 
-def load_profiles(path: Path = NOTEBOOKS / "profiles.yaml") -> dict[str, dict[str, dict]]:
-    """``{notebook: {profile: {parameter: value}}}`` from the profiles file."""
+JOB_KEYS = {"notebook", "params", "needs", *PROFILES}
+NEEDS = ("imdb_embeddings",)
+CACHE = ROOT / "results" / "cache"
+
+
+def load_profiles(path: Path | None = None) -> dict[str, dict]:
+    """``{job: {"notebook": source name, "params": {...}, "needs": [...], profile: {...}}}``.
+
+    Checks the file's shape and fills in the defaults (``notebook`` = the job name, no shared
+    ``params``, no ``needs``).
+    """
+    path = NOTEBOOKS / "profiles.yaml" if path is None else path
     with open(path) as f:
-        return yaml.safe_load(f)
+        jobs = yaml.safe_load(f)
+    for name, job in jobs.items():
+        unknown = set(job) - JOB_KEYS
+        if unknown:
+            raise ValueError(f"{path}: job {name!r} has unknown keys {sorted(unknown)}; allowed: {sorted(JOB_KEYS)}")
+        missing = set(PROFILES) - set(job)
+        if missing:
+            raise ValueError(f"{path}: job {name!r} lacks the profiles {sorted(missing)}")
+        job.setdefault("notebook", name)
+        job["params"] = job.get("params") or {}
+        job["needs"] = job.get("needs") or []
+        for profile in PROFILES:
+            job[profile] = job[profile] or {}
+        bad = set(job["needs"]) - set(NEEDS)
+        if bad:
+            raise ValueError(f"{path}: job {name!r} needs unknown data {sorted(bad)}; known: {list(NEEDS)}")
+    return jobs
 
 
 def figure_dir(profile: str) -> Path:
-    return ROOT / ("results/figures" if profile == "smoke" else "figures")
+    return ROOT / {"smoke": "results/figures", "quick": "figures", "paper": "figures/paper"}[profile]
 
 
-def run_notebook(name: str, profile: str, parameters: dict, *, progress: bool = True) -> Path:
-    """Execute ``notebooks/<name>.py`` with ``parameters``; returns the executed notebook's path."""
+def notebook_parameters(source_name: str) -> set[str]:
+    """The names assigned in the notebook source's cell tagged ``parameters``."""
+    import ast
+
+    import jupytext
+
+    notebook = jupytext.read(NOTEBOOKS / f"{source_name}.py")
+    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ValueError(f"notebooks/{source_name}.py needs exactly one cell tagged 'parameters', has {len(cells)}")
+    tree = ast.parse(cells[0].source)
+    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+
+
+def job_parameters(job: dict, profile: str, overrides: dict | None = None) -> dict:
+    """The parameters a job's notebook gets for ``profile``: the pipeline's own (profile, figure
+    and cache folders) and ``overrides`` where the notebook declares them, then the job's shared
+    ``params`` and the profile's."""
+    declared = notebook_parameters(job["notebook"])
+    pipeline = {"profile": profile, "figure_dir": str(figure_dir(profile)), "cache_dir": str(CACHE)}
+    pipeline.update(overrides or {})
+    return {**{k: v for k, v in pipeline.items() if k in declared}, **job["params"], **job[profile]}
+
+
+def missing_data(job: dict) -> str | None:
+    """Why the job cannot run on this machine, or None."""
+    if "imdb_embeddings" in job["needs"]:
+        from .unstructured import IMDB_ENV, find_imdb_embeddings
+
+        if find_imdb_embeddings() is None:
+            return f"the IMDB embeddings file was not found (set {IMDB_ENV}=/path/to/imdb_bert_finetuned.npz)"
+    return None
+
+
+def run_notebook(name: str, source_name: str, profile: str, params: dict, *, progress: bool = True) -> Path:
+    """Execute ``notebooks/<source_name>.py`` with ``params`` as job ``name``; returns the executed notebook."""
     import jupytext
     import papermill as pm
 
-    source = NOTEBOOKS / f"{name}.py"
+    source = NOTEBOOKS / f"{source_name}.py"
     if not source.exists():
         raise FileNotFoundError(f"notebook source {source} does not exist (listed in notebooks/profiles.yaml)")
     out_dir = ROOT / "results" / "notebooks"
@@ -51,7 +116,6 @@ def run_notebook(name: str, profile: str, parameters: dict, *, progress: bool = 
     unexecuted = out_dir / f"{name}.input.ipynb"
     jupytext.write(jupytext.read(source), unexecuted)
     output = out_dir / f"{name}.{profile}.ipynb"
-    params = {"profile": profile, "figure_dir": str(figure_dir(profile)), **parameters}
     pm.execute_notebook(
         unexecuted, output, parameters=params, cwd=str(NOTEBOOKS), progress_bar=progress, kernel_name="python3"
     )
@@ -89,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=PROFILES, default="quick", help="parameter profile (default: quick)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks")
     parser.add_argument("--list", action="store_true", help="list the notebooks and exit")
+    parser.add_argument("--device", help="torch device for training, e.g. cuda (default: the profile's, cpu)")
+    parser.add_argument("--workers", type=int, help="parallel training processes (default: the profile's)")
     parser.add_argument(
         "--refresh-committed", action="store_true", help="re-execute the committed smoke notebooks in notebooks/"
     )
@@ -108,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     from papermill.exceptions import PapermillExecutionError
 
     profile = "smoke" if args.refresh_committed else args.profile
+    if args.refresh_committed:  # one committed notebook per source, executed with its defaults
+        names = list(dict.fromkeys(profiles[name]["notebook"] for name in names))
+    if args.workers is not None and args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    overrides = {k: v for k, v in (("device", args.device), ("workers", args.workers)) if v is not None}
+    skipped = []
     for k, name in enumerate(names, 1):
         print(f"[{k}/{len(names)}] {name} (profile {profile})", flush=True)
         start = time.perf_counter()
@@ -115,7 +187,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.refresh_committed:
                 output = refresh_committed(name)
             else:
-                output = run_notebook(name, profile, profiles[name][profile])
+                job = profiles[name]
+                reason = missing_data(job)
+                if reason:
+                    print(f"    skipped: {reason}", flush=True)
+                    skipped.append(name)
+                    continue
+                output = run_notebook(name, job["notebook"], profile, job_parameters(job, profile, overrides))
         except PapermillExecutionError as err:
             where = f"notebooks/{name}.ipynb" if args.refresh_committed else f"results/notebooks/{name}.{profile}.ipynb"
             print(
@@ -126,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"    done in {time.perf_counter() - start:.0f} s -> {output.relative_to(ROOT)}", flush=True)
     print(f"figures in {figure_dir(profile).relative_to(ROOT)}/")
+    if skipped:
+        print(f"skipped for missing data: {', '.join(skipped)}")
     return 0
 
 

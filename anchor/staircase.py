@@ -18,11 +18,25 @@ import torch
 from ._checks import check_choice, check_int
 from .critics import get_critic
 from .data import STAIRCASE_BITS, CubicSampler, GaussianSampler, Staircase
-from .objectives import get_objective
+from .objectives import OBJECTIVES, get_objective
 from .train import NonFiniteLossError, fit
 from .unstructured import ImdbBitsSampler, MnistBitsSampler
 
 DOMAINS = ("gaussian", "cubic", "mnist", "imdb")
+CRITIC_KINDS = ("joint", "separable")
+
+# Lee & Rhee (2024), public logs of their benchmark: Gaussian staircase, d = 10, joint critic
+# (in -> 256, 2 x 256, -> 1, ReLU), batch 64, Adam lr 5e-4, 4,000 steps per level; mean estimate
+# over the last 1,000 steps of each level, in nats (truth 1.39, 2.77, 4.16, 5.55, 6.93). DV
+# diverged at the top levels. Their JS column is their offset form of the JS estimator.
+LEE_RHEE_GAUSSIAN_JOINT: dict[str, tuple[float, ...]] = {
+    "infonce": (1.27, 2.37, 3.17, 3.68, 3.96),
+    "nwj": (1.33, 2.67, 3.98, 5.30, 6.12),
+    "mine": (1.34, 2.69, 4.04, 5.43, 6.93),
+    "smile-5": (1.32, 2.73, 4.20, 5.88, 7.69),
+    "smile-1": (1.53, 3.14, 4.65, 6.16, 7.64),
+    "js": (0.94, 2.29, 3.62, 4.97, 6.35),
+}
 
 
 def make_staircase(
@@ -48,6 +62,44 @@ def make_staircase(
             raise ValueError("the imdb domain needs data_path, the imdb_bert_finetuned.npz embeddings file")
         make = lambda mi: ImdbBitsSampler(mi=mi, path=data_path)  # noqa: E731
     return Staircase(make=make, bits=bits, steps_per_level=steps_per_level)
+
+
+def staircase_configs(
+    domain: str,
+    estimators: Sequence[str],
+    critic: str,
+    *,
+    steps_per_level: int,
+    bits: Sequence[float] = STAIRCASE_BITS,
+    batch_size: int = 64,
+    lr: float = 5e-4,
+    seeds: Sequence[int] = (0,),
+    dim: int = 10,
+    image_size: int = 32,
+) -> list[dict[str, Any]]:
+    """One ``run_staircase`` configuration per estimator and seed: the sweep's cache keys.
+
+    Only the arguments that determine the run are included (``dim`` for gaussian / cubic,
+    ``image_size`` for mnist); where the run happens (``device``) and the IMDB file's location
+    are ``run_sweep`` options.
+    """
+    check_choice("domain", domain, DOMAINS)
+    check_choice("critic", critic, CRITIC_KINDS)
+    for name in estimators:
+        check_choice("estimators", name, tuple(OBJECTIVES))
+    extra: dict[str, Any] = {"dim": dim} if domain in ("gaussian", "cubic") else {}
+    if domain == "mnist":
+        extra = {"image_size": image_size}
+    base = {
+        "domain": domain,
+        "critic": critic,
+        "bits": [float(b) for b in bits],
+        "steps_per_level": check_int("steps_per_level", steps_per_level, low=1),
+        "batch_size": check_int("batch_size", batch_size, low=2),
+        "lr": float(lr),
+        **extra,
+    }
+    return [{**base, "objective": name, "seed": int(seed)} for seed in seeds for name in estimators]
 
 
 def run_staircase(
@@ -92,32 +144,65 @@ def run_staircase(
     return history[["step", "level", "mi_true", "estimate", "loss", "objective", "diverged"]]
 
 
+def oracle_batch_noise(
+    domain: str,
+    *,
+    bits: Sequence[float] = STAIRCASE_BITS,
+    batch_size: int = 64,
+    dim: int = 10,
+    n_batches: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The floor under any per-step plug-in estimate: the true critic's batch-mean spread.
+
+    For each level, the plug-in mean of the true log ratio over ``n_batches`` fresh batches of
+    ``batch_size`` joint pairs (gaussian or cubic, float64). A trained critic's per-step estimate
+    has at least this standard deviation. Returns level, mi_true, sd, mse (nats).
+    """
+    check_choice("domain", domain, ("gaussian", "cubic"))
+    rows = []
+    for level, b in enumerate(bits):
+        sampler = make_staircase(domain, bits=[b], steps_per_level=1, dim=dim).samplers[0]
+        x, y = sampler.sample(batch_size * n_batches, seed=seed + level, dtype=torch.float64)
+        means = sampler.log_ratio(x, y).reshape(n_batches, batch_size).mean(1)
+        error = means - sampler.mi
+        rows.append({"level": level, "mi_true": sampler.mi, "sd": float(means.std()), "mse": float((error**2).mean())})
+    return pd.DataFrame(rows)
+
+
 def level_summary(history: pd.DataFrame, *, last: int = 1000, by: Sequence[str] = ("objective",)) -> pd.DataFrame:
     """Bias, standard deviation and MSE of the estimate per level over the last ``last`` steps.
 
     ``history`` has columns step, level, mi_true, estimate (and the ``by`` columns). If a level
     is shorter than ``4 * last`` steps, its last quarter is used instead. Returns one row per
-    group and level: mi_true, mean, bias, sd, mse, n (steps used), all in the history's unit.
+    group and level: mi_true, mean, bias, sd, mse, n (steps used), all in the history's unit, and
+    ``diverged``: if the history has a ``diverged`` column, the level in which a diverged run
+    stopped is marked and its mean, bias, sd and MSE are NaN (levels after it have no rows).
     """
     last = check_int("last", last, low=1)
     missing = {"step", "level", "mi_true", "estimate", *by} - set(history.columns)
     if missing:
         raise ValueError(f"history lacks the columns {sorted(missing)}")
+    last_step = {k: g.step.max() for k, g in history.groupby(list(by), sort=False)} if by else {(): history.step.max()}
     rows = []
     for keys, group in history.groupby([*by, "level"], sort=False):
         steps_in_level = group.step.max() - group.step.min() + 1
         window = last if steps_in_level >= 4 * last else max(1, math.ceil(steps_in_level / 4))
         tail = group[group.step > group.step.max() - window]
         error = tail.estimate.to_numpy() - tail.mi_true.to_numpy()
+        stopped = bool("diverged" in group and group.diverged.iloc[-1] and group.step.max() == last_step[keys[:-1]])
+        if stopped:
+            error = np.full_like(error, np.nan)
         rows.append(
             {
                 **dict(zip([*by, "level"], keys if isinstance(keys, tuple) else (keys,), strict=True)),
                 "mi_true": float(tail.mi_true.iloc[0]),
-                "mean": float(tail.estimate.mean()),
+                "mean": math.nan if stopped else float(tail.estimate.mean()),
                 "bias": float(np.mean(error)),
-                "sd": float(np.std(tail.estimate.to_numpy(), ddof=1)) if len(tail) > 1 else math.nan,
+                "sd": float(np.std(tail.estimate.to_numpy(), ddof=1)) if len(tail) > 1 and not stopped else math.nan,
                 "mse": float(np.mean(error**2)),
                 "n": len(tail),
+                "diverged": stopped,
             }
         )
     return pd.DataFrame(rows)

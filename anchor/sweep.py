@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
+
+from ._checks import check_int
 
 Config = dict[str, Any]
 
@@ -74,36 +78,104 @@ class ResultCache:
         return path
 
 
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _call(run: Callable[..., pd.DataFrame], config: Config, options: dict[str, Any]) -> pd.DataFrame:
+    result = run(**config, **options)
+    if not isinstance(result, pd.DataFrame):
+        raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__}")
+    return result
+
+
 def run_sweep(
     configs: Iterable[Config],
     run: Callable[..., pd.DataFrame],
     *,
     cache: ResultCache | str | Path | None = None,
+    options: dict[str, Any] | None = None,
+    workers: int = 1,
+    threads_per_worker: int = 1,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Run ``run(**config)`` for every configuration not yet in ``cache``; return all results.
+    """Run ``run(**config, **options)`` for every configuration not yet in ``cache``; return all results.
+
+    Args:
+        configs: JSON-serialisable dicts; each is one run and its cache key.
+        run: returns a DataFrame. With ``workers > 1`` it must be importable by name (a module-level
+            function such as ``anchor.run_staircase``), since it runs in worker processes.
+        cache: a ``ResultCache`` or its folder; None computes everything and stores nothing.
+        options: arguments passed to every run that do not change its result and so are not part
+            of the key (``device``, ``progress``).
+        workers: worker processes for the runs still missing (1: run here, one after another).
+            Each result is stored as soon as it arrives, so an interrupted sweep keeps it.
+        threads_per_worker: torch threads in each worker process.
 
     Each result gets the configuration's scalar entries as columns (unless it has a column of
     that name already), and the results are concatenated in the order of ``configs``. A run that
     raises stops the sweep with an error naming its configuration; finished results stay cached.
     """
     configs = list(configs)
+    options = dict(options or {})
+    workers = check_int("workers", workers, low=1)
+    threads_per_worker = check_int("threads_per_worker", threads_per_worker, low=1)
+    clash = sorted({k for c in configs for k in c} & set(options))
+    if clash:
+        raise ValueError(f"options {clash} are also configuration keys; give each argument in one place")
     if isinstance(cache, (str, Path)):
         cache = ResultCache(cache)
+    results: dict[int, pd.DataFrame] = {}
+    if cache is not None:
+        for k, config in enumerate(configs):
+            found = cache.get(config)
+            if found is not None:
+                results[k] = found
+    todo = [k for k in range(len(configs)) if k not in results]
+    bar = tqdm(total=len(configs), initial=len(results), desc="sweep", disable=not progress, leave=False)
+
+    def finish(k: int, result: pd.DataFrame) -> None:
+        if cache is not None:
+            cache.put(configs[k], result)
+        results[k] = result
+        bar.update()
+
+    def failed(k: int, err: BaseException) -> RuntimeError:
+        return RuntimeError(f"sweep run failed for configuration {configs[k]}: {type(err).__name__}: {err}")
+
+    try:
+        if workers == 1 or len(todo) <= 1:
+            for k in todo:
+                try:
+                    result = _call(run, configs[k], options)
+                except Exception as err:
+                    raise failed(k, err) from err
+                finish(k, result)
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(
+                min(workers, len(todo)), mp_context=context, initializer=_init_worker, initargs=(threads_per_worker,)
+            ) as pool:
+                futures = {pool.submit(_call, run, configs[k], options): k for k in todo}
+                try:
+                    for future in as_completed(futures):
+                        k = futures[future]
+                        try:
+                            result = future.result()
+                        except Exception as err:
+                            raise failed(k, err) from err
+                        finish(k, result)
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+    finally:
+        bar.close()
     frames = []
-    bar = tqdm(configs, desc="sweep", disable=not progress, leave=False)
-    for config in bar:
-        result = cache.get(config) if cache is not None else None
-        if result is None:
-            try:
-                result = run(**config)
-            except Exception as err:
-                raise RuntimeError(f"sweep run failed for configuration {config}: {type(err).__name__}: {err}") from err
-            if not isinstance(result, pd.DataFrame):
-                raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__} for {config}")
-            if cache is not None:
-                cache.put(config, result)
-        scalars = {k: v for k, v in config.items() if isinstance(v, (str, int, float, bool)) and k not in result}
+    for k, config in enumerate(configs):
+        result = results[k]
+        scalars = {key: v for key, v in config.items() if isinstance(v, (str, int, float, bool)) and key not in result}
         frames.append(result.assign(**scalars))
-    bar.close()
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

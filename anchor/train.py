@@ -133,7 +133,7 @@ def fit(
     generator.manual_seed(check_int("seed", seed, low=0))
     params = [p for p in critic.parameters() if p.requires_grad]
     dtype = params[0].dtype if params else torch.float32  # batches are drawn in the critic's dtype
-    optimizer = torch.optim.Adam(params, lr=lr) if params else None
+    optimizer = torch.optim.Adam(params, lr=lr, fused=True) if params else None
     objective.reset()
     averaged = None
     if ema_decay is not None:

@@ -11,6 +11,7 @@ n_bits (1 - h2(p)) bits, and p is solved from the target MI by bisection.
 from __future__ import annotations
 
 import math
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -137,8 +138,24 @@ IMDB_HELP = (
     "(arrays 'embeddings' (25000, 768) float32 and 'labels' (25000,) with 0 = negative, 1 = positive) "
     "from a BERT fine-tuned on IMDB sentiment, as published with the Lee & Rhee (2024) MI benchmark "
     "(github.com/kyungeun-lee/mibenchmark, dataset/imdb.bert-imdb-finetuned, Apache-2.0). "
-    "Pass its location as path=..."
+    "Pass its location as path=..., or set the environment variable ANCHOR_IMDB_EMBEDDINGS to it."
 )
+
+
+IMDB_FILE = "imdb_bert_finetuned.npz"
+IMDB_ENV = "ANCHOR_IMDB_EMBEDDINGS"
+
+
+def find_imdb_embeddings() -> Path | None:
+    """Where the IMDB embeddings file is, or None: the path in the environment variable
+    ``ANCHOR_IMDB_EMBEDDINGS``, else ``data/imdb_bert_finetuned.npz`` in the repository, else a
+    ``shared/data/`` folder beside the repository."""
+    root = Path(__file__).resolve().parents[1]
+    candidates = [os.environ.get(IMDB_ENV), root / "data" / IMDB_FILE, root.parent / "shared" / "data" / IMDB_FILE]
+    for candidate in candidates:
+        if candidate and Path(candidate).expanduser().is_file():
+            return Path(candidate).expanduser().resolve()
+    return None
 
 
 @lru_cache(maxsize=2)

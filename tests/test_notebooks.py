@@ -1,42 +1,48 @@
 """Notebook pipeline wiring: profiles match parameters, sources and executed notebooks are paired."""
 
-import ast
 from pathlib import Path
 
 import jupytext
 import pytest
+import yaml
 
-from anchor.reproduce import NOTEBOOKS, PROFILES, load_profiles
+from anchor.reproduce import NOTEBOOKS, PROFILES, job_parameters, load_profiles, notebook_parameters
 
-PROFILE_TABLE = load_profiles()
-
-
-def _parameters(name):
-    notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
-    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(cells) == 1, f"{name}.py needs exactly one cell tagged 'parameters'"
-    tree = ast.parse(cells[0].source)
-    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
+JOBS = load_profiles()
+SOURCES = sorted({job["notebook"] for job in JOBS.values()})
 
 
-@pytest.mark.parametrize("name", list(PROFILE_TABLE))
+@pytest.mark.parametrize("name", list(JOBS))
 def test_every_profile_key_is_a_notebook_parameter(name):
-    params = _parameters(name)
+    job = JOBS[name]
+    params = notebook_parameters(job["notebook"])
     assert {"profile", "figure_dir"} <= params
-    assert set(PROFILE_TABLE[name]) == set(PROFILES), f"{name} needs exactly the profiles {PROFILES}"
-    for profile, values in PROFILE_TABLE[name].items():
-        unknown = set(values) - params
+    unknown = set(job["params"]) - params
+    assert not unknown, f"the shared params of {name} set unknown parameters {sorted(unknown)}"
+    for profile in PROFILES:
+        unknown = set(job[profile]) - params
         assert not unknown, f"profile {profile!r} of {name} sets unknown parameters {sorted(unknown)}"
+        assert set(job_parameters(job, profile, {"device": "cuda", "workers": 4})) <= params
+
+
+def test_profiles_file_shape_is_checked(tmp_path):
+    path = tmp_path / "profiles.yaml"
+    path.write_text(yaml.safe_dump({"oracle": {"smoke": {}, "quick": {}}}))
+    with pytest.raises(ValueError, match=r"lacks the profiles \['paper'\]"):
+        load_profiles(path)
+    path.write_text(yaml.safe_dump({"oracle": {"smoke": {}, "quick": {}, "paper": {}, "quik": {}}}))
+    with pytest.raises(ValueError, match=r"unknown keys \['quik'\]"):
+        load_profiles(path)
 
 
 def test_every_source_is_listed_and_paired():
     sources = {p.stem for p in NOTEBOOKS.glob("*.py")}
-    assert sources == set(PROFILE_TABLE)
+    assert sources == set(SOURCES)
     for name in sources:
         assert (NOTEBOOKS / f"{name}.ipynb").exists(), f"run `make notebooks` to pair {name}.py"
 
 
-@pytest.mark.parametrize("name", list(PROFILE_TABLE))
+@pytest.mark.parametrize("name", SOURCES)
 def test_committed_notebook_matches_its_source(name):
     """The executed .ipynb was made from the current .py source (cell sources agree)."""
     source = jupytext.read(NOTEBOOKS / f"{name}.py")
@@ -48,4 +54,8 @@ def test_committed_notebook_matches_its_source(name):
 
 def test_committed_figures_exist():
     figures = Path(__file__).resolve().parents[1] / "figures"
-    assert (figures / "oracle_objectives.png").exists() and (figures / "oracle_objectives.pdf").exists()
+    names = ["oracle_objectives"] + [
+        f"staircase_{d}{s}" for d in ("gaussian", "cubic", "mnist", "imdb") for s in ("", "_levels")
+    ]
+    for name in names:
+        assert (figures / f"{name}.png").exists() and (figures / f"{name}.pdf").exists(), name

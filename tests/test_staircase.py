@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import anchor
-from anchor.staircase import level_summary, make_staircase, run_staircase
+from anchor.staircase import level_summary, make_staircase, run_staircase, staircase_configs
 
 
 def _synthetic(steps_per_level=4000, levels=(1.0, 2.0)):
@@ -81,3 +81,36 @@ def test_imdb_domain_needs_a_path():
         make_staircase("imdb")
     with pytest.raises(KeyError, match=r"unknown domain 'text'"):
         make_staircase("text")
+
+
+def test_level_summary_marks_the_level_where_a_run_diverged():
+    steps = np.arange(30)
+    good = pd.DataFrame({"step": steps, "level": steps // 10, "mi_true": 1.0, "estimate": 1.0, "diverged": False})
+    bad = good.iloc[:15].assign(estimate=2.0, diverged=True)
+    table = level_summary(pd.concat([good.assign(objective="a"), bad.assign(objective="b")]), last=2)
+    b = table[table.objective == "b"].set_index("level")
+    assert list(b.index) == [0, 1]
+    assert not b.diverged[0] and b.bias[0] == pytest.approx(1.0)
+    assert b.diverged[1] and np.isnan(b.mse[1]) and np.isnan(b["mean"][1])
+    assert not table[table.objective == "a"].diverged.any()
+
+
+def test_staircase_configs_key_only_what_changes_the_run():
+    configs = staircase_configs("gaussian", ["anchor", "infonce"], "separable", steps_per_level=10, seeds=(0, 1))
+    assert len(configs) == 4 and {c["objective"] for c in configs} == {"anchor", "infonce"}
+    assert all("dim" in c and "image_size" not in c and "device" not in c for c in configs)
+    assert "image_size" in staircase_configs("mnist", ["anchor"], "joint", steps_per_level=1)[0]
+    with pytest.raises(KeyError, match="estimators"):
+        staircase_configs("gaussian", ["anchr"], "joint", steps_per_level=1)
+    with pytest.raises(KeyError, match="critic"):
+        staircase_configs("gaussian", ["anchor"], "bilinear-ish", steps_per_level=1)
+
+
+def test_oracle_batch_noise_matches_the_gaussian_information_density_variance():
+    """Var_p[log r] = d rho^2 for the d-dim correlated Gaussian, so the batch-mean sd is sqrt(d rho^2 / B)."""
+    table = anchor.oracle_batch_noise("gaussian", bits=[2.0, 10.0], batch_size=32, dim=4, n_batches=2000)
+    for row in table.itertuples():
+        rho2 = anchor.mi_to_rho(dim=4, mi=row.mi_true) ** 2
+        assert row.sd == pytest.approx(math.sqrt(4 * rho2 / 32), rel=0.08)
+    with pytest.raises(KeyError, match="domain"):
+        anchor.oracle_batch_noise("mnist")

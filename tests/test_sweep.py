@@ -97,3 +97,51 @@ def test_killed_sweep_resumes_without_recomputing(tmp_path):
     calls = []
     run_sweep(CONFIGS, _toy_run(calls), cache=cache, progress=False)
     assert sorted(calls) == sorted((c["objective"], c["seed"]) for c in CONFIGS if c not in finished)
+
+
+def test_options_are_passed_but_not_part_of_the_key(tmp_path):
+    seen = []
+
+    def run(objective, seed, lr, device):
+        seen.append(device)
+        return pd.DataFrame({"step": [0], "estimate": [1.0]})
+
+    run_sweep(CONFIGS[:2], run, cache=tmp_path, options={"device": "cpu"}, progress=False)
+    run_sweep(CONFIGS[:2], run, cache=tmp_path, options={"device": "cuda"}, progress=False)
+    assert seen == ["cpu", "cpu"]
+    with pytest.raises(ValueError, match=r"options \['seed'\] are also configuration keys"):
+        run_sweep(CONFIGS, run, options={"seed": 3}, progress=False)
+    with pytest.raises(ValueError, match="workers"):
+        run_sweep(CONFIGS, run, workers=0, progress=False)
+
+
+def test_worker_processes_give_the_serial_results(tmp_path):
+    """Two worker processes (one torch thread each) reproduce a serial one-thread sweep exactly."""
+    import torch
+
+    from anchor.staircase import run_staircase
+
+    configs = [
+        {"domain": "gaussian", "objective": name, "critic": "separable", "steps_per_level": 4, "seed": 1}
+        for name in ("anchor", "infonce", "smile-5")
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = run_sweep(configs, run_staircase, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    parallel = run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert len(list(tmp_path.glob("*.pkl"))) == 3
+
+
+def test_a_failing_worker_names_its_configuration(tmp_path):
+    from anchor.staircase import run_staircase
+
+    configs = [
+        {"domain": "gaussian", "objective": "anchor", "critic": "separable", "steps_per_level": 2},
+        {"domain": "gaussian", "objective": "no-such-objective", "critic": "separable", "steps_per_level": 2},
+    ]
+    with pytest.raises(RuntimeError, match=r"sweep run failed for configuration .*no-such-objective.*KeyError"):
+        run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
