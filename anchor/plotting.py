@@ -92,7 +92,7 @@ def plot_staircase(
     colors = estimator_colors(order)
     top = float(history.mi_true.max()) / math.log(2)
     size = (1.9 * len(order), 2.0 * len(rows) + 0.4)
-    fig, axes = plt.subplots(len(rows), len(order), figsize=size, sharex=True, sharey=True, squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(order), figsize=size, sharex="row", sharey=True, squeeze=False)
     for i, value in enumerate(rows):
         part = history if value is None else history[history[row] == value]
         for j, name in enumerate(order):
@@ -128,7 +128,9 @@ def plot_level_summary(summary: pd.DataFrame, *, order: Sequence[str] | None = N
     """The per-level table as a figure: mean +- sd against the truth (top) and MSE (bottom), in bits.
 
     ``summary`` is ``level_summary``'s output (nats) with a ``col`` column (one panel column per
-    value). Levels where an estimator diverged are left out of its line.
+    value). Levels where an estimator diverged are left out of its line; the axes stop at the
+    staircase plus 3 bits and at an MSE of 100 bits², so a failing estimator leaves the panel
+    rather than squashing the others (the table has its numbers).
     """
     order = list(order) if order is not None else list(dict.fromkeys(summary.objective))
     cols = list(dict.fromkeys(summary[col])) if col in summary else [None]
@@ -148,7 +150,10 @@ def plot_level_summary(summary: pd.DataFrame, *, order: Sequence[str] | None = N
             ax.errorbar(rows.mi_true / ln2, rows["mean"] / ln2, yerr=rows.sd / ln2, capsize=2, label=name, **style)
             ax_mse.plot(rows.mi_true / ln2, rows.mse / ln2**2, **style)
         ax.set(ylabel="mean estimate +- sd (bits)", title=f"{value} critic" if value is not None else None)
+        ax.set_ylim(-1.0, truth.max() + 3.0)  # estimators far off the staircase leave the panel
         ax_mse.set(xlabel="true MI (bits)", ylabel="MSE (bits²)", yscale="log")
+        low = max(1e-3, 0.5 * float(np.nanmin(part.mse / ln2**2))) if part.mse.notna().any() else 1e-3
+        ax_mse.set_ylim(low, 1e2)
     axes[0, 0].legend(fontsize=7, ncol=2, loc="upper left")
     fig.tight_layout()
     return fig
