@@ -216,7 +216,9 @@ if variants:
     base = configs_for(["anchor"], critic, steps)[0]
     labels = list(variants)
     runs = sweep([{**base, **variants[label]} for label in labels], False)
-    runs["objective"] = [labels[k] for k in (runs.step == 0).cumsum() - 1]  # results come in config order
+    starts = runs.step == 0  # results come in configuration order, each from step 0
+    assert starts.sum() == len(labels), "a variant run has no history (its loss was not finite at step 0)"
+    runs["objective"] = [labels[k] for k in starts.cumsum() - 1]
     reference = history[(history.critic == critic) & (history.objective == "anchor")]
     extra = anchor.level_summary(pd.concat([reference, runs]), by=("objective",))
     extra.insert(2, "mi_true_bits", (extra.mi_true / math.log(2)).round(1))

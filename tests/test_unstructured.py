@@ -1,7 +1,6 @@
 """Lee & Rhee samplers on real MNIST digits and IMDB embeddings."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +12,10 @@ from anchor.unstructured import (
     _mnist_zeros_ones,
     binary_entropy_bits,
     bsc_crossover,
+    find_imdb_embeddings,
 )
 
-IMDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb_bert_finetuned.npz"
+IMDB = find_imdb_embeddings()
 
 
 @pytest.mark.parametrize("bits", [0.5, 2.0, 4.0, 6.0, 8.0, 9.99])
@@ -101,9 +101,15 @@ def test_imdb_missing_file_says_what_it_is(tmp_path):
         ImdbBitsSampler(mi=1.0, path=tmp_path / "nope.npz")
 
 
-@pytest.mark.skipif(not IMDB.exists(), reason="reference data ../shared/data is not beside this checkout")
+@pytest.mark.skipif(IMDB is None, reason="the IMDB embeddings file is not on this machine (ANCHOR_IMDB_EMBEDDINGS)")
 def test_imdb_real_embeddings():
     sampler = ImdbBitsSampler(mi=8 * math.log(2), path=IMDB)
     x, y = sampler.sample(8, seed=0)
     assert x.shape == y.shape == (8, 7680) and sampler.pools.shape == (2, 12500, 768)
     assert torch.isfinite(x).all() and x.abs().max() <= 1.0
+
+
+def test_find_imdb_embeddings_follows_the_environment(tmp_path, monkeypatch):
+    path = _fake_imdb(tmp_path)
+    monkeypatch.setenv("ANCHOR_IMDB_EMBEDDINGS", str(path))
+    assert find_imdb_embeddings() == path.resolve()
