@@ -158,17 +158,18 @@ class InnerProductCritic(Critic):
 class QuadraticCritic(Critic):
     """c(x, y) = x^T W y + x^T P x + y^T Q y + b: contains the Gaussian sampler's exact log ratio.
 
-    All parameters start at zero, so c = 0 (and the offset ``b`` starts at 0) unless set. Used to
-    check identifiability: a consistent objective must move ``b`` to the true offset.
+    All parameters start at zero except the offset ``b``, which starts at ``offset`` (default 0).
+    Used to check identifiability: a consistent objective must move ``b`` to the true offset
+    wherever it starts, while InfoNCE leaves it (and ``Q``) exactly where they started.
     """
 
-    def __init__(self, dim_x: int, dim_y: int) -> None:
+    def __init__(self, dim_x: int, dim_y: int, *, offset: float = 0.0) -> None:
         super().__init__()
         dim_x, dim_y = check_int("dim_x", dim_x, low=1), check_int("dim_y", dim_y, low=1)
         self.weight = nn.Parameter(torch.zeros(dim_x, dim_y))
         self.quad_x = nn.Parameter(torch.zeros(dim_x, dim_x))
         self.quad_y = nn.Parameter(torch.zeros(dim_y, dim_y))
-        self.offset = nn.Parameter(torch.zeros(()))
+        self.offset = nn.Parameter(torch.tensor(check_float("offset", offset)))
 
     def _self_terms(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return ((x @ self.quad_x) * x).sum(-1), ((y @ self.quad_y) * y).sum(-1)

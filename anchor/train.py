@@ -8,7 +8,7 @@ a held-out estimate with a standard error and a 95% interval.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +86,7 @@ def fit(
     callback_every: int = 100,
     ema_decay: float | None = None,
     desc: str | None = None,
+    track: Sequence[Objective] = (),
 ) -> Fit:
     """Train ``critic`` on ``objective`` with Adam, a fresh batch of ``batch_size`` pairs per step.
 
@@ -102,9 +103,13 @@ def fit(
             (Polyak averaging) and hand that averaged critic to ``callback`` and back in ``Fit``.
             It damps the step-to-step jitter of the critic's offset, which a plug-in estimate
             reads one-for-one. The history's per-step estimates are the raw critic's.
+        track: other objectives whose estimate is recorded on every batch as well, in columns
+            ``estimate_<name>`` (e.g. the plug-in of a critic trained with InfoNCE); they do not
+            affect training.
 
     Returns:
-        ``Fit`` whose ``history`` has columns step, mi_true, estimate, loss, objective (nats).
+        ``Fit`` whose ``history`` has columns step, mi_true, estimate, loss, objective (nats), and
+        one ``estimate_<name>`` column per tracked objective.
 
     Raises:
         NonFiniteLossError: the loss became NaN or infinite; its ``history`` keeps earlier steps.
@@ -140,7 +145,14 @@ def fit(
         ema_decay = check_float("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
         averaged = AveragedModel(critic, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
 
-    rows: dict[str, list[float]] = {"step": [], "mi_true": [], "estimate": [], "loss": []}
+    track = list(track)
+    for extra in track:
+        if not isinstance(extra, Objective):
+            raise ValueError(f"track must hold Objective instances (anchor.get_objective(name)), got {extra!r}")
+    tracked = {f"estimate_{extra.name}": extra.estimate for extra in track}
+    if len(tracked) != len(track):
+        raise ValueError(f"track has two objectives of the same name: {[extra.name for extra in track]}")
+    rows: dict[str, list[float]] = {"step": [], "mi_true": [], "estimate": [], "loss": [], **{k: [] for k in tracked}}
 
     def history() -> pd.DataFrame:
         frame = pd.DataFrame(rows)
@@ -169,6 +181,8 @@ def fit(
                 averaged.update_parameters(critic)
         with torch.no_grad():
             value = objective.estimate(logits.detach()).item()
+            for column, estimate in tracked.items():
+                rows[column].append(estimate(logits.detach()).item())
         rows["step"].append(step)
         rows["mi_true"].append(sampler.mi)
         rows["estimate"].append(value)

@@ -114,3 +114,32 @@ def test_oracle_batch_noise_matches_the_gaussian_information_density_variance():
         assert row.sd == pytest.approx(math.sqrt(4 * rho2 / 32), rel=0.08)
     with pytest.raises(KeyError, match="domain"):
         anchor.oracle_batch_noise("mnist")
+
+
+def test_run_staircase_tracks_other_estimates_on_the_same_batches():
+    common = dict(domain="gaussian", critic="separable", bits=[2.0], steps_per_level=5, seed=1)
+    run = run_staircase(objective="infonce", track=["anchor", "nwj"], **common)
+    assert {"estimate_anchor", "estimate_nwj"} <= set(run.columns)
+    plain = run_staircase(objective="infonce", **common)
+    pd.testing.assert_series_equal(run.estimate, plain.estimate)  # tracking does not change training
+    assert (run.estimate <= math.log(64) + 1e-6).all() and not run.estimate_anchor.equals(run.estimate)
+    with pytest.raises(ValueError, match="track"):
+        run_staircase(objective="infonce", track="anchor", **common)
+    with pytest.raises(KeyError, match="objective"):
+        run_staircase(objective="infonce", track=["nope"], **common)
+
+
+def test_infonce_leaves_the_quadratic_offset_where_it_started_and_the_anchor_moves_it():
+    """nu = 0 identifies the critic only up to a function of y; nu > 0 identifies its offset too.
+
+    In float64 the y-only parameters' InfoNCE gradient is zero to rounding (1e-16), so Adam leaves
+    them in place. (In float32 the rounding residue, about 1e-7, is normalised by Adam into steps of
+    about lr, and the unidentified direction drifts; anchor_nu_k.py shows it.)
+    """
+    sampler = anchor.GaussianSampler(2, mi=1.0)
+    for nu, moves in ((0.0, False), (1.0, True)):
+        critic = anchor.QuadraticCritic(2, 2, offset=1.5).double()
+        objective = anchor.get_objective("anchor", nu=nu)
+        anchor.fit(critic, objective, sampler, steps=30, batch_size=32, lr=0.05, progress=False)
+        assert (abs(critic.offset.item() - 1.5) > 1e-3) == moves
+        assert (critic.quad_y.detach().abs().max().item() > 1e-3) == moves
