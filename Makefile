@@ -23,8 +23,8 @@ notebooks: setup
 	$(PY) -m anchor.reproduce --refresh-committed
 
 lint: setup
-	$(VENV)/bin/ruff check anchor tests notebooks
-	$(VENV)/bin/ruff format --check anchor tests notebooks
+	$(VENV)/bin/ruff check anchor tests notebooks benchmarks
+	$(VENV)/bin/ruff format --check anchor tests notebooks benchmarks
 
 test: lint
 	$(PY) -m pytest --nbval --nbval-current-env -p no:cacheprovider tests notebooks

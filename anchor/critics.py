@@ -85,6 +85,18 @@ class JointCritic(Critic):
     def pairs(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([x, y], dim=-1)).squeeze(-1)
 
+    def tiled(self, x: torch.Tensor, y: torch.Tensor) -> Logits:
+        """The reference evaluation, same weights: all B^2 concatenated pairs [x_i; y_j] through the MLP.
+
+        This is how the public SMILE / Lee & Rhee code evaluates a concat critic: it materialises a
+        (B^2, dim_x + dim_y) input and runs every layer, the first included, on B^2 rows, which
+        costs O(B^2 (dim_x + dim_y) H) in the first layer. ``forward`` computes the same logits;
+        this one exists to test that and to benchmark against it (``benchmarks/joint_critic.py``).
+        """
+        B_x, B_y = x.shape[0], y.shape[0]
+        pairs = torch.cat([x[:, None, :].expand(B_x, B_y, -1), y[None, :, :].expand(B_x, B_y, -1)], dim=-1)
+        return self.net(pairs.reshape(B_x * B_y, -1)).reshape(B_x, B_y)
+
 
 class SeparableCritic(Critic):
     """c(x, y) = <g(x), h(y)> / temperature with two MLP encoders to ``embed_dim`` dimensions.

@@ -1,0 +1,28 @@
+"""The benchmark scripts run end to end on tiny inputs (their timings are not checked here)."""
+
+import importlib.util
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_joint_critic_benchmark_runs_and_reports_the_ratio(capsys):
+    bench = load("joint_critic")
+    assert bench.main(["--dims", "3", "--batch", "8", "--repeats", "1", "--seconds", "0.001"]) == 0
+    out = capsys.readouterr().out
+    assert "matmul peak" in out and "tiled / fast" in out and "speed-up" in out
+
+
+def test_flop_counts_follow_the_layer_shapes():
+    bench = load("joint_critic")
+    B, d, H = 64, 4096, 256
+    first_tiled = 2 * 2 * B * B * 2 * d * H  # forward and weight gradient on B^2 rows of 2d inputs
+    first_fast = 2 * 2 * 2 * B * d * H  # the same on B rows, once for x and once for y
+    assert bench.step_flops("tiled", B, d) - bench.step_flops("fast", B, d) == first_tiled - first_fast
