@@ -3,6 +3,7 @@
     python -m anchor.reproduce --profile quick            # the default main job
     python -m anchor.reproduce --profile smoke --only oracle
     python -m anchor.reproduce --profile paper --device cuda --workers 8
+    python -m anchor.reproduce --profile paper --scheduler tcp://host:8786   # on a Dask cluster
     python -m anchor.reproduce --list
     python -m anchor.reproduce --refresh-committed        # re-execute notebooks/*.ipynb (smoke)
 
@@ -156,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", help="torch device for training, e.g. cuda (default: the profile's, cpu)")
     parser.add_argument("--workers", type=int, help="parallel training processes (default: the profile's)")
     parser.add_argument(
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://host:8786: train on that cluster (default: this machine)",
+    )
+    parser.add_argument(
         "--refresh-committed", action="store_true", help="re-execute the committed smoke notebooks in notebooks/"
     )
     args = parser.parse_args(argv)
@@ -178,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         names = list(dict.fromkeys(profiles[name]["notebook"] for name in names))
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
-    overrides = {k: v for k, v in (("device", args.device), ("workers", args.workers)) if v is not None}
+    given = (("device", args.device), ("workers", args.workers), ("scheduler", args.scheduler))
+    overrides = {k: v for k, v in given if v is not None}
     skipped = []
     for k, name in enumerate(names, 1):
         print(f"[{k}/{len(names)}] {name} (profile {profile})", flush=True)

@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-path", help="imdb embeddings file (default: anchor.find_imdb_embeddings())")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run there")
     parser.add_argument("--threads-per-worker", type=int, default=1)
     parser.add_argument("--cache", default="results/cache", help="result cache folder (default: results/cache)")
     args = parser.parse_args(argv)
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             options=options,
             workers=args.workers,
             threads_per_worker=args.threads_per_worker,
+            client=args.scheduler,
         )
         summary = level_summary(history, by=("critic", "objective"))
         print(summary.pivot_table(index=["critic", "objective"], columns="level", values="mean").round(2), flush=True)

@@ -6,6 +6,10 @@ canonical JSON, together with the configuration itself, written atomically (temp
 ``os.replace``), so an interrupted sweep leaves either a whole result or none. Rerunning the sweep
 loads what is finished and computes only the rest. Recomputing is a separate decision from
 replotting: figures are drawn from ``run_sweep``'s table.
+
+Runs happen here (one after another), in local worker processes (``workers``), or on a Dask
+``distributed`` cluster (``client``: a ``distributed.Client`` or a scheduler address), one task
+per configuration; results always come back to this process and go into the same cache.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import multiprocessing
 import os
 import pickle
 import tempfile
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -84,11 +89,66 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _call(run: Callable[..., pd.DataFrame], config: Config, options: dict[str, Any]) -> pd.DataFrame:
+def _call(
+    run: Callable[..., pd.DataFrame], config: Config, options: dict[str, Any], threads: int | None = None
+) -> pd.DataFrame:
+    if threads is not None:  # a Dask worker: set the torch threads of this task's process
+        _init_worker(threads)
     result = run(**config, **options)
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__}")
     return result
+
+
+def _run_on_dask(
+    client: Any,
+    run: Callable[..., pd.DataFrame],
+    configs: list[Config],
+    todo: list[int],
+    options: dict[str, Any],
+    threads: int,
+    retries: int,
+    finish: Callable[[int, pd.DataFrame], None],
+    failed: Callable[[int, BaseException], RuntimeError],
+) -> None:
+    """One Dask task per missing configuration; store each result as it arrives, report failures."""
+    try:
+        import distributed
+    except ImportError as err:  # pragma: no cover - distributed is a listed dependency
+        raise ImportError("client= needs the 'distributed' package (pip install 'dask[distributed]')") from err
+    own = isinstance(client, str)
+    if own:
+        client = distributed.Client(client)
+    elif not isinstance(client, distributed.Client):
+        raise ValueError(f"client must be a distributed.Client or a scheduler address string, got {client!r}")
+    prefix = f"{getattr(run, '__name__', 'run')}-{uuid.uuid4().hex[:8]}"
+    futures = {
+        client.submit(
+            _call, run, configs[k], options, threads, key=f"{prefix}-{config_key(configs[k])}", pure=False,
+            retries=retries,
+        ): k
+        for k in todo
+    }  # fmt: skip
+    errors = []
+    try:
+        for future in distributed.as_completed(futures):
+            k = futures[future]
+            try:
+                result = future.result()
+            except Exception as err:
+                errors.append(failed(k, err))
+                continue
+            finish(k, result)
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    finally:
+        if own:
+            client.close()
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RuntimeError(f"{len(errors)} sweep runs failed:\n" + "\n".join(str(e) for e in errors))
 
 
 def run_sweep(
@@ -100,6 +160,8 @@ def run_sweep(
     workers: int = 1,
     threads_per_worker: int = 1,
     progress: bool = True,
+    client: Any = None,
+    retries: int = 1,
 ) -> pd.DataFrame:
     """Run ``run(**config, **options)`` for every configuration not yet in ``cache``; return all results.
 
@@ -112,16 +174,25 @@ def run_sweep(
             of the key (``device``, ``progress``).
         workers: worker processes for the runs still missing (1: run here, one after another).
             Each result is stored as soon as it arrives, so an interrupted sweep keeps it.
-        threads_per_worker: torch threads in each worker process.
+        threads_per_worker: torch threads in each worker process (and in each Dask task).
+        client: run the missing configurations on a Dask ``distributed`` cluster instead: a
+            ``distributed.Client``, or the scheduler's address (e.g. "tcp://10.0.0.5:8786"; a
+            client is opened and closed here). One task per configuration; ``workers`` is then
+            ignored. Results are stored in ``cache`` by this process as they arrive.
+        retries: with ``client``, how many times Dask reruns a task whose run raised or whose
+            worker died, before the configuration is reported as failed.
 
     Each result gets the configuration's scalar entries as columns (unless it has a column of
     that name already), and the results are concatenated in the order of ``configs``. A run that
     raises stops the sweep with an error naming its configuration; finished results stay cached.
+    On a Dask cluster the other tasks finish first (and are cached), then one error lists every
+    configuration that failed.
     """
     configs = list(configs)
     options = dict(options or {})
     workers = check_int("workers", workers, low=1)
     threads_per_worker = check_int("threads_per_worker", threads_per_worker, low=1)
+    retries = check_int("retries", retries, low=0)
     clash = sorted({k for c in configs for k in c} & set(options))
     if clash:
         raise ValueError(f"options {clash} are also configuration keys; give each argument in one place")
@@ -146,7 +217,9 @@ def run_sweep(
         return RuntimeError(f"sweep run failed for configuration {configs[k]}: {type(err).__name__}: {err}")
 
     try:
-        if workers == 1 or len(todo) <= 1:
+        if client is not None and todo:
+            _run_on_dask(client, run, configs, todo, options, threads_per_worker, retries, finish, failed)
+        elif workers == 1 or len(todo) <= 1:
             for k in todo:
                 try:
                     result = _call(run, configs[k], options)

@@ -55,6 +55,7 @@ batch_size = 64
 lr = 5e-4
 device = "cpu"
 workers = 1  # training processes running at once
+scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
 progress = False
 check_claims = False  # assert the part 2 claims (meaningful for trained critics, not at smoke length)
 
@@ -193,7 +194,7 @@ for name, other in (("infonce", "anchor"), ("anchor", "infonce")):
 runs = anchor.run_sweep(
     configs, anchor.run_staircase, cache=cache_dir or None,
     options={"device": device, "progress": progress and workers == 1}, workers=workers,
-    threads_per_worker=max(1, 2 // workers), progress=progress,
+    threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress,
 )  # fmt: skip
 runs["infonce_value"] = np.where(runs.objective == "infonce", runs.estimate, runs.estimate_infonce)
 runs["plug_in"] = np.where(runs.objective == "anchor", runs.estimate, runs.estimate_anchor)

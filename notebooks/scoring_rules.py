@@ -50,6 +50,7 @@ lr = 5e-4
 dim = 10
 device = "cpu"
 workers = 1  # training processes running at once
+scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
 progress = False
 seed = 0
 
@@ -100,7 +101,7 @@ for critic, steps in critics.items():
 history = anchor.run_sweep(
     configs, anchor.run_staircase, cache=cache_dir or None,
     options={"device": device, "progress": progress and workers == 1}, workers=workers,
-    threads_per_worker=max(1, 2 // workers), progress=progress,
+    threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress,
 )  # fmt: skip
 index = (history.step == 0).cumsum() - 1  # results come in configuration order, each from step 0
 assert index.max() == len(configs) - 1, "a run has no history"

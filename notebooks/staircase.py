@@ -57,6 +57,7 @@ image_size = 32
 data_path = ""  # imdb embeddings file; empty: anchor.find_imdb_embeddings()
 device = "cpu"
 workers = 1  # training processes running at once
+scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
 progress = False
 check_claims = False  # assert the accuracy claims (only meaningful for full-length levels)
 variants = {}  # label: run_staircase arguments to change for an extra anchor run (see profiles.yaml)
@@ -104,7 +105,7 @@ def sweep(configs, show_progress):
     """Run (or load from the cache) every configuration; one tidy frame, in configuration order."""
     return anchor.run_sweep(
         configs, anchor.run_staircase, cache=cache_dir or None, options=options, workers=workers,
-        threads_per_worker=max(1, 2 // workers), progress=show_progress,
+        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=show_progress,
     )  # fmt: skip
 
 

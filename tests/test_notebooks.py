@@ -22,7 +22,10 @@ def test_every_profile_key_is_a_notebook_parameter(name):
     for profile in PROFILES:
         unknown = set(job[profile]) - params
         assert not unknown, f"profile {profile!r} of {name} sets unknown parameters {sorted(unknown)}"
-        assert set(job_parameters(job, profile, {"device": "cuda", "workers": 4})) <= params
+        assert (
+            set(job_parameters(job, profile, {"device": "cuda", "workers": 4, "scheduler": "tcp://localhost:8786"}))
+            <= params
+        )
 
 
 def test_profiles_file_shape_is_checked(tmp_path):

@@ -145,3 +145,45 @@ def test_a_failing_worker_names_its_configuration(tmp_path):
     ]
     with pytest.raises(RuntimeError, match=r"sweep run failed for configuration .*no-such-objective.*KeyError"):
         run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
+
+
+STAIRCASE_CONFIGS = [
+    {"domain": "gaussian", "objective": name, "critic": "separable", "steps_per_level": 4, "seed": 1}
+    for name in ("anchor", "infonce", "smile-5")
+]
+
+
+def test_dask_local_cluster_gives_the_local_results(tmp_path):
+    """A real LocalCluster with two worker processes: same results as a local run, same cache."""
+    import torch
+
+    distributed = pytest.importorskip("distributed")
+    from anchor.staircase import run_staircase
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        local = run_sweep(STAIRCASE_CONFIGS, run_staircase, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = run_sweep(STAIRCASE_CONFIGS, run_staircase, cache=tmp_path, client=client, progress=False)
+        pd.testing.assert_frame_equal(local, remote)
+        assert len(list(tmp_path.glob("*.pkl"))) == 3
+        # a scheduler address works too; everything is cached, so nothing is submitted
+        again = run_sweep(STAIRCASE_CONFIGS, run_staircase, cache=tmp_path, client=cluster.scheduler_address)
+        pd.testing.assert_frame_equal(local, again)
+        # a failing configuration is retried, then reported by name; the others finish and are cached
+        bad = {**STAIRCASE_CONFIGS[0], "objective": "anchor", "objective_params": {"nu": -1.0}}
+        more = [bad, {**STAIRCASE_CONFIGS[1], "seed": 2}]
+        with pytest.raises(RuntimeError, match=r"configuration \{.*'nu': -1.0.*nu"):
+            run_sweep(more, run_staircase, cache=tmp_path, client=client, retries=1, progress=False)
+        assert more[1] in ResultCache(tmp_path) and bad not in ResultCache(tmp_path)
+
+
+def test_client_must_be_a_client_or_an_address():
+    with pytest.raises(ValueError, match="client must be"):
+        run_sweep(CONFIGS, _toy_run([]), client=42, progress=False)
