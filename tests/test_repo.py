@@ -59,3 +59,14 @@ def test_readme_commands_are_makefile_targets_and_ci_runs_the_test_one():
     assert re.search(r"^figures:", makefile, flags=re.M) and re.search(r"^test:", makefile, flags=re.M)
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_package_never_moves_to_cuda_by_itself():
+    """Devices come from a `device` argument; no hard-coded .cuda() anywhere in the package."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{k}"
+        for path in sorted((ROOT / "anchor").glob("*.py"))
+        for k, line in enumerate(path.read_text().splitlines(), 1)
+        if ".cuda(" in line
+    ]
+    assert not offenders, offenders
