@@ -61,6 +61,7 @@ from .staircase import (
     oracle_batch_noise,
     run_staircase,
     staircase_configs,
+    sweep_staircase,
 )
 from .sweep import ResultCache, config_key, run_sweep
 from .train import ArraySampler, Fit, HeldOut, NonFiniteLossError, evaluate, fit, held_out_loss
@@ -129,6 +130,7 @@ __all__ = [
     "run_sweep",
     "smile",
     "staircase_configs",
+    "sweep_staircase",
     "tuba",
     "window_logsumexp",
 ]

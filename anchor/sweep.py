@@ -162,6 +162,7 @@ def run_sweep(
     progress: bool = True,
     client: Any = None,
     retries: int = 1,
+    index: str | None = None,
 ) -> pd.DataFrame:
     """Run ``run(**config, **options)`` for every configuration not yet in ``cache``; return all results.
 
@@ -181,6 +182,8 @@ def run_sweep(
             ignored. Results are stored in ``cache`` by this process as they arrive.
         retries: with ``client``, how many times Dask reruns a task whose run raised or whose
             worker died, before the configuration is reported as failed.
+        index: if given, the name of a column holding each row's position in ``configs`` (to
+            attach labels to runs whose configurations differ only in nested entries).
 
     Each result gets the configuration's scalar entries as columns (unless it has a column of
     that name already), and the results are concatenated in the order of ``configs``. A run that
@@ -250,5 +253,7 @@ def run_sweep(
     for k, config in enumerate(configs):
         result = results[k]
         scalars = {key: v for key, v in config.items() if isinstance(v, (str, int, float, bool)) and key not in result}
+        if index is not None:
+            scalars[index] = k
         frames.append(result.assign(**scalars))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

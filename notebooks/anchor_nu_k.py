@@ -113,15 +113,11 @@ def sweep_configs(critic, steps, run_lr, run_seeds, offsets=None):
 
 def run(configs, labels):
     """Run (or load) the configurations; the history gains nu and K columns."""
-    history = anchor.run_sweep(
-        configs, anchor.run_staircase, cache=cache_dir or None,
-        options={"device": device, "progress": progress and workers == 1}, workers=workers,
-        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress,
-    )  # fmt: skip
-    index = (history.step == 0).cumsum() - 1  # results come in configuration order, each from step 0
-    assert index.max() == len(configs) - 1, "a run has no history"
-    history["nu"] = [labels[k][0] for k in index]
-    history["K"] = [labels[k][1] for k in index]
+    history = anchor.sweep_staircase(
+        configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
+    )
+    history["nu"] = [labels[k][0] for k in history.run]
+    history["K"] = [labels[k][1] for k in history.run]
     return history
 
 

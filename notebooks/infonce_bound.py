@@ -191,11 +191,9 @@ for name, other in (("infonce", "anchor"), ("anchor", "infonce")):
         seeds=offset_seeds,
     ):  # fmt: skip
         configs.append({**config, "track": [other]})
-runs = anchor.run_sweep(
-    configs, anchor.run_staircase, cache=cache_dir or None,
-    options={"device": device, "progress": progress and workers == 1}, workers=workers,
-    threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress,
-)  # fmt: skip
+runs = anchor.sweep_staircase(
+    configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
+)
 runs["infonce_value"] = np.where(runs.objective == "infonce", runs.estimate, runs.estimate_infonce)
 runs["plug_in"] = np.where(runs.objective == "anchor", runs.estimate, runs.estimate_anchor)
 tail = runs[runs.step >= runs.step.max() - math.ceil(offset_steps / 4) + 1]

@@ -98,14 +98,10 @@ for critic, steps in critics.items():
         ):  # fmt: skip
             configs.append({**config, **({"objective_params": params} if params else {})})
             labels.append(label)
-history = anchor.run_sweep(
-    configs, anchor.run_staircase, cache=cache_dir or None,
-    options={"device": device, "progress": progress and workers == 1}, workers=workers,
-    threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress,
-)  # fmt: skip
-index = (history.step == 0).cumsum() - 1  # results come in configuration order, each from step 0
-assert index.max() == len(configs) - 1, "a run has no history"
-history["objective"] = [labels[k] for k in index]
+history = anchor.sweep_staircase(
+    configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
+)
+history["objective"] = [labels[k] for k in history.run]
 diverged = history.groupby(["critic", "objective", "seed"]).diverged.any()
 print(f"{len(configs)} runs, {len(history):,} steps; diverged: {sorted(diverged[diverged].index) or 'none'}")
 

@@ -85,12 +85,12 @@ FULL_LEVEL = 4000  # steps per level at which the accuracy claims are checked
 # can be rerun on its own with the same arguments.
 
 # %%
-options = {"device": device, "progress": progress and workers == 1}  # per-step bars only for in-process runs
+imdb_path = None
 if domain == "imdb":
     found = data_path or anchor.find_imdb_embeddings()
     if not found:
         raise FileNotFoundError(f"the imdb domain needs the embeddings file. {anchor.unstructured.IMDB_HELP}")
-    options["data_path"] = str(found)
+    imdb_path = str(found)
 
 
 def configs_for(names, critic, steps):
@@ -103,9 +103,9 @@ def configs_for(names, critic, steps):
 
 def sweep(configs, show_progress):
     """Run (or load from the cache) every configuration; one tidy frame, in configuration order."""
-    return anchor.run_sweep(
-        configs, anchor.run_staircase, cache=cache_dir or None, options=options, workers=workers,
-        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=show_progress,
+    return anchor.sweep_staircase(
+        configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=show_progress,
+        data_path=imdb_path,
     )  # fmt: skip
 
 
@@ -217,9 +217,8 @@ if variants:
     base = configs_for(["anchor"], critic, steps)[0]
     labels = list(variants)
     runs = sweep([{**base, **variants[label]} for label in labels], False)
-    starts = runs.step == 0  # results come in configuration order, each from step 0
-    assert starts.sum() == len(labels), "a variant run has no history (its loss was not finite at step 0)"
-    runs["objective"] = [labels[k] for k in starts.cumsum() - 1]
+    assert runs.run.nunique() == len(labels), "a variant run has no history (its loss was not finite at step 0)"
+    runs["objective"] = [labels[k] for k in runs.run]
     reference = history[(history.critic == critic) & (history.objective == "anchor")]
     extra = anchor.level_summary(pd.concat([reference, runs]), by=("objective",))
     extra.insert(2, "mi_true_bits", (extra.mi_true / math.log(2)).round(1))

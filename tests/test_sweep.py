@@ -187,3 +187,8 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path):
 def test_client_must_be_a_client_or_an_address():
     with pytest.raises(ValueError, match="client must be"):
         run_sweep(CONFIGS, _toy_run([]), client=42, progress=False)
+
+
+def test_index_column_gives_each_row_its_configuration_position(tmp_path):
+    frame = run_sweep(CONFIGS, _toy_run([]), cache=tmp_path, progress=False, index="run")
+    assert frame.run.tolist() == [k for k in range(len(CONFIGS)) for _ in range(2)]
