@@ -23,6 +23,7 @@ smoke parameters), which is what ``pytest --nbval`` re-runs and compares in CI.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ PROFILES = ("smoke", "quick", "paper")
 
 
 JOB_KEYS = {"notebook", "params", "needs", *PROFILES}
-NEEDS = ("imdb_embeddings",)
+NEEDS = ("imdb_embeddings", "cifar100")
 CACHE = ROOT / "results" / "cache"
 
 
@@ -89,13 +90,32 @@ def job_parameters(job: dict, profile: str, overrides: dict | None = None) -> di
     and cache folders) and ``overrides`` where the notebook declares them, then the job's shared
     ``params`` and the profile's."""
     declared = notebook_parameters(job["notebook"])
-    pipeline = {"profile": profile, "figure_dir": str(figure_dir(profile)), "cache_dir": str(CACHE)}
+    pipeline = {
+        "profile": profile,
+        "figure_dir": str(figure_dir(profile)),
+        "cache_dir": str(CACHE),
+        "data_root": data_root(),
+    }
     pipeline.update(overrides or {})
     return {**{k: v for k, v in pipeline.items() if k in declared}, **job["params"], **job[profile]}
 
 
+def data_root() -> str:
+    """Where the CIFAR pickle folders are looked for: ANCHOR_CIFAR_ROOT, else ``<repository>/data``."""
+    from .images import CIFAR_ENV
+
+    return os.environ.get(CIFAR_ENV) or str(ROOT / "data")
+
+
 def missing_data(job: dict) -> str | None:
     """Why the job cannot run on this machine, or None."""
+    if "cifar100" in job["needs"]:
+        from .images import find_cifar
+
+        try:
+            find_cifar("cifar100", data_root())
+        except FileNotFoundError as err:
+            return str(err)
     if "imdb_embeddings" in job["needs"]:
         from .unstructured import IMDB_ENV, find_imdb_embeddings
 

@@ -68,19 +68,30 @@ class ResultCache:
 
     def put(self, config: Config, result: pd.DataFrame) -> Path:
         """Store ``result`` atomically: readers see the old state or the whole new file."""
-        self.root.mkdir(parents=True, exist_ok=True)
         path = self.path(config)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump({"config": json.loads(json.dumps(config)), "result": result}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        stored = {"config": json.loads(json.dumps(config)), "result": result}
+        atomic_write(path, lambda f: pickle.dump(stored, f))
         return path
+
+
+def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then move it into place.
+
+    Readers see the old file or the whole new one, never a partial write (``os.replace`` is
+    atomic on one file system); on any error the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _init_worker(threads: int) -> None:

@@ -26,3 +26,19 @@ def test_flop_counts_follow_the_layer_shapes():
     first_tiled = 2 * 2 * B * B * 2 * d * H  # forward and weight gradient on B^2 rows of 2d inputs
     first_fast = 2 * 2 * 2 * B * d * H  # the same on B rows, once for x and once for y
     assert bench.step_flops("tiled", B, d) - bench.step_flops("fast", B, d) == first_tiled - first_fast
+
+
+def test_ssl_epoch_benchmark_runs_and_projects_the_profile(capsys):
+    bench = load("ssl_epoch")
+    assert bench.main(["--epochs", "1", "--train-size", "256", "--batch-size", "64", "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "s per epoch" in out and "projected sweep: 2 runs x 10 epochs" in out
+
+
+def test_synthetic_cifar_has_the_pickle_layout(tmp_path):
+    import anchor
+
+    bench = load("ssl_epoch")
+    root = bench.write_synthetic_cifar100(tmp_path, n_train=20, n_test=10)
+    data = anchor.load_images("cifar100", root=root)
+    assert data.train_x.shape == (20, 3, 32, 32) and data.test_x.shape == (10, 3, 32, 32) and data.n_classes == 100

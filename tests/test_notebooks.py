@@ -59,6 +59,9 @@ def test_committed_figures_exist():
     figures = Path(__file__).resolve().parents[1] / "figures"
     names = ["oracle_objectives", "infonce_bound", "infonce_offset", "anchor_offset", "anchor_nu_k"]
     names += ["anchor_nu_k_mlp", "anchor_interpolation", "scoring_rules", "scoring_rules_levels"]
+    names += ["ssl_mnist_curves", "ssl_mnist_alignment"]
     names += [f"staircase_{d}{s}" for d in ("gaussian", "cubic", "mnist", "imdb") for s in ("", "_levels")]
     for name in names:
         assert (figures / f"{name}.png").exists() and (figures / f"{name}.pdf").exists(), name
+    for table in ("ssl_mnist_table", "ssl_mnist_runs", "ssl_mnist_cka"):
+        assert (figures / f"{table}.csv").exists(), table

@@ -78,6 +78,21 @@ def test_a_job_without_its_data_is_skipped(project, capsys, monkeypatch):
     assert not (project / "results" / "notebooks" / "needs_imdb.smoke.ipynb").exists()
 
 
+def test_a_cifar_job_runs_only_where_the_data_is(tmp_path, monkeypatch):
+    job = {"notebook": "ssl", "params": {}, "needs": ["cifar100"], "smoke": {}, "quick": {}, "paper": {}}
+    monkeypatch.setenv("ANCHOR_CIFAR_ROOT", str(tmp_path))
+    reason = reproduce.missing_data(job)
+    assert reason is not None and "cifar100 not found" in reason and str(tmp_path / "cifar-100-python") in reason
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    for name in ("train", "test"):
+        (folder / name).write_bytes(b"")
+    assert reproduce.missing_data(job) is None
+    assert reproduce.job_parameters(job, "paper")["data_root"] == str(tmp_path)
+    monkeypatch.delenv("ANCHOR_CIFAR_ROOT")
+    assert reproduce.data_root() == str(reproduce.ROOT / "data")
+
+
 def test_bad_workers(project, capsys):
     with pytest.raises(SystemExit):
         reproduce.main(["--workers", "0"])

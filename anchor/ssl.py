@@ -1,0 +1,318 @@
+"""Self-supervised (SimCLR-style) training with any objective of the registry, and its evaluation.
+
+One step::
+
+    x = images[batch]                              # (B, C, H, W)
+    v1, v2 = augment(x, g), augment(x, g)          # two random views of every image
+    logits = critic(v1, v2)                        # (B, B) cosine / temperature + offset
+    loss = (objective.loss(logits) + objective.loss(logits.T)) / 2   # both views as contexts
+
+``run_ssl`` takes only JSON-serialisable arguments and returns a tidy long table (epoch, metric,
+value), so it is a ``run_sweep`` task keyed by its configuration. With ``checkpoint_dir`` it
+saves its state after every epoch (atomically) and resumes from there; the finished checkpoint
+keeps the encoder and its test-set features, which ``checkpoint_features`` reads for CKA.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ._checks import check_choice, check_float, check_int
+from .encoders import ENCODERS, ContrastiveCritic
+from .images import Augment, load_images
+from .objectives import OBJECTIVES, get_objective
+from .representation import alignment, knn_accuracy, linear_probe, uniformity
+from .sweep import atomic_write, config_key, run_sweep
+
+SSL_OBJECTIVES: tuple[str, ...] = ("infonce", "anchor", "chi2", "nce", "anchor-spherical", "anchor-brier")
+"""The objectives of the paper's self-supervised comparison (nce = binary JS with K = 1)."""
+
+SSL_DEFAULTS: dict[str, Any] = {
+    "dataset": "mnist",
+    "encoder": "small-cnn",
+    "width": None,
+    "epochs": 30,
+    "batch_size": 256,
+    "lr": 2e-3,
+    "weight_decay": 1e-6,
+    "warmup_epochs": 2,
+    "temperature": 0.2,
+    "proj_dim": 64,
+    "train_size": None,
+    "knn_every": 1,
+}
+"""Every configuration entry of ``run_ssl`` besides objective and seed, with its default."""
+
+PAPER_SSL_CIFAR100: dict[str, tuple[float, float]] = {
+    "infonce": (65.98, 89.69),
+    "anchor": (65.74, 89.24),
+    "chi2": (65.59, 88.40),
+    "nce": (61.69, 87.33),
+    "anchor-spherical": (4.33, 17.91),
+}
+"""Ryu et al. (2025): linear-probe top-1 / top-5 (%) after SimCLR-style training, ResNet-18,
+CIFAR-100, batch 256 ("nce" is their JS with K = 1). Linear CKA of InfoNCE vs anchor about 0.88."""
+
+RANDOM_INIT = "random-init"
+"""How ``sweep_ssl`` labels the runs with objective None (the encoder at initialisation)."""
+
+
+def ssl_configs(objectives: list[str | None], seeds: list[int], **settings: Any) -> list[dict[str, Any]]:
+    """Full configurations (objective x seed, defaults filled in) for ``run_sweep(run=run_ssl)``.
+
+    ``None`` as an objective is the encoder at its (seeded) initialisation: evaluated, not trained.
+    """
+    unknown = sorted(set(settings) - set(SSL_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown ssl setting(s) {unknown}; allowed: {sorted(SSL_DEFAULTS)}")
+    for name in objectives:
+        if name is not None:
+            check_choice("objective", name, OBJECTIVES)
+    return [{"objective": o, "seed": s, **SSL_DEFAULTS, **settings} for o in objectives for s in seeds]
+
+
+def _save(state: dict[str, Any], path: Path) -> None:
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def checkpoint_path(checkpoint_dir: str | Path, config: dict[str, Any]) -> Path:
+    """Where ``run_ssl`` keeps the state of ``config`` (a full configuration, see ``ssl_configs``)."""
+    return Path(checkpoint_dir) / f"ssl-{config_key(config)}.pt"
+
+
+def checkpoint_features(checkpoint_dir: str | Path, config: dict[str, Any]) -> torch.Tensor:
+    """The finished run's encoder features of the test images, (N_test, F)."""
+    path = checkpoint_path(checkpoint_dir, config)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint for {config} at {path}: run it with checkpoint_dir={checkpoint_dir!r}")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "test_features" not in state:
+        raise RuntimeError(f"the run in {path} has not finished (epoch {state['epoch']} of {config['epochs']})")
+    return state["test_features"]
+
+
+@torch.no_grad()
+def encode(
+    critic: ContrastiveCritic, images: torch.Tensor, *, batch_size: int = 500, projections: bool = False
+) -> torch.Tensor:
+    """Encoder features (N, F) of ``images`` (N, C, H, W) in eval mode, float32 on the CPU; with
+    ``projections`` the unit-norm projections (N, P) that the critic compares instead."""
+    was_training = critic.training
+    critic.eval()
+    fn = critic.project if projections else critic.features
+    out = [fn(images[k : k + batch_size]).float().cpu() for k in range(0, len(images), batch_size)]
+    critic.train(was_training)
+    return torch.cat(out)
+
+
+def _schedule(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up over ``warmup`` steps, then cosine decay to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def run_ssl(
+    *,
+    objective: str | None,
+    seed: int,
+    dataset: str = "mnist",
+    encoder: str = "small-cnn",
+    width: int | None = None,
+    epochs: int = 30,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    weight_decay: float = 1e-6,
+    warmup_epochs: int = 2,
+    temperature: float = 0.2,
+    proj_dim: int = 64,
+    train_size: int | None = None,
+    knn_every: int = 1,
+    data_root: str | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    checkpoint_dir: str | None = None,
+) -> pd.DataFrame:
+    """Train an encoder with ``objective`` on two views per image, then evaluate its features.
+
+    Adam with decoupled weight decay, linear warm-up then cosine decay, the same for every
+    objective; on CUDA the encoder runs in bfloat16 autocast (the loss in float32).
+
+    Args:
+        objective: a name in ``anchor.OBJECTIVES`` (default parameters: the anchor has nu = 1 and
+            K = B - 1, "nce" is K = 1), or None to evaluate the initialised encoder (epochs = 0).
+        seed: seeds the initial weights, the batch order and the views.
+        dataset, encoder, width: see ``anchor.load_images`` and ``anchor.ENCODERS``.
+        train_size: use only the first ``train_size`` training images (for quick checks).
+        knn_every: k-NN accuracy on the test split every this many epochs (0: at the end only).
+        data_root, device, progress, checkpoint_dir: do not change the result.
+
+    Returns:
+        Long table with columns epoch, metric, value: per epoch ``loss`` and ``estimate`` (the
+        objective's MI value, nats, mean over the epoch's batches), ``lr``, ``seconds`` and
+        ``knn_top1``; at the last epoch ``probe_top1``, ``probe_top5``, ``knn_top1`` (fractions),
+        ``alignment`` and ``uniformity`` (Wang & Isola, on the projections of the test images),
+        and ``diverged`` (1 if the loss became non-finite, which ends training early).
+    """
+    config = {"objective": objective, "seed": seed, "dataset": dataset, "encoder": encoder, "width": width,
+              "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+              "warmup_epochs": warmup_epochs, "temperature": temperature, "proj_dim": proj_dim,
+              "train_size": train_size, "knn_every": knn_every}  # fmt: skip
+    seed = check_int("seed", seed, low=0)
+    epochs = check_int("epochs", epochs, low=0)
+    if objective is None and epochs != 0:
+        raise ValueError(f"objective=None evaluates the initialised encoder and needs epochs=0, got epochs={epochs}")
+    check_choice("encoder", encoder, ENCODERS)
+    lr = check_float("lr", lr, low=0.0, low_open=True)
+    weight_decay = check_float("weight_decay", weight_decay, low=0.0)
+    warmup_epochs = check_int("warmup_epochs", warmup_epochs, low=0)
+    knn_every = check_int("knn_every", knn_every, low=0)
+    device = torch.device(device)
+    data = load_images(dataset, root=data_root)
+    train_x = data.train_x if train_size is None else data.train_x[: check_int("train_size", train_size, low=2)]
+    train_y = data.train_y[: len(train_x)]
+    batch_size = check_int("batch_size (at most the training images)", batch_size, low=2, high=len(train_x))
+    obj = get_objective(objective) if objective is not None else None
+
+    torch.manual_seed(seed)  # initial weights
+    mean, std = data.channel_stats()
+    critic = ContrastiveCritic(encoder, in_channels=data.shape[0], width=width, proj_dim=proj_dim,
+                               temperature=temperature, mean=mean, std=std).to(device)  # fmt: skip
+    optimizer = torch.optim.AdamW(critic.parameters(), lr=lr, weight_decay=weight_decay)
+    augment = Augment.for_dataset(dataset)
+    generator = torch.Generator().manual_seed(seed)
+    steps_per_epoch = len(train_x) // batch_size  # drop the last partial batch
+    total, warmup = epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
+    images, test_x = train_x.to(device), data.test_x.to(device)
+    rows: list[tuple[int, str, float]] = []
+    start_epoch = 0
+
+    path = checkpoint_path(checkpoint_dir, config) if checkpoint_dir else None
+    if path is not None and path.exists():
+        state = torch.load(path, map_location=device, weights_only=False)
+        if "test_features" in state:  # finished earlier
+            return pd.DataFrame(state["rows"], columns=["epoch", "metric", "value"])
+        critic.load_state_dict(state["critic"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        rows, start_epoch = state["rows"], state["epoch"]
+
+    def knn() -> float:
+        return knn_accuracy(encode(critic, images), train_y, encode(critic, test_x), data.test_y)
+
+    if knn_every and start_epoch == 0:
+        rows.append((0, "knn_top1", knn()))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    diverged = False
+    bar = tqdm(range(start_epoch, epochs), desc=f"{objective} seed {seed}", disable=not progress, leave=False)
+    for epoch in bar:
+        critic.train()
+        tic = time.perf_counter()
+        order = torch.randperm(len(images), generator=generator).to(device)
+        losses, estimates = [], []
+        for k in range(steps_per_epoch):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * _schedule(epoch * steps_per_epoch + k, total, warmup)
+            x = images[order[k * batch_size : (k + 1) * batch_size]]
+            v1, v2 = augment(x, generator), augment(x, generator)
+            with autocast:
+                logits = critic(v1, v2).float()
+            loss = 0.5 * (obj.loss(logits) + obj.loss(logits.T))
+            if not torch.isfinite(loss):
+                diverged = True
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                estimates.append(0.5 * (obj.estimate(logits) + obj.estimate(logits.T)).item())
+            losses.append(loss.item())
+        if diverged:
+            break
+        done = epoch + 1
+        rows += [
+            (done, "loss", sum(losses) / len(losses)),
+            (done, "estimate", sum(estimates) / len(estimates)),
+            (done, "lr", optimizer.param_groups[0]["lr"]),
+            (done, "seconds", time.perf_counter() - tic),
+        ]
+        postfix = {"loss": f"{sum(losses) / len(losses):.3f}"}
+        if knn_every and (done % knn_every == 0 or done == epochs):
+            rows.append((done, "knn_top1", knn()))
+            postfix["knn"] = f"{rows[-1][2]:.3f}"
+        bar.set_postfix(postfix)
+        if path is not None and done < epochs:
+            _save({"critic": critic.state_dict(), "optimizer": optimizer.state_dict(),
+                          "generator": generator.get_state(), "rows": rows, "epoch": done}, path)  # fmt: skip
+    bar.close()
+
+    last = epochs
+    if diverged:
+        rows.append((last, "diverged", 1.0))
+        return pd.DataFrame(rows, columns=["epoch", "metric", "value"])
+    train_features, test_features = encode(critic, images), encode(critic, test_x)
+    probe = linear_probe(train_features, train_y, test_features, data.test_y)
+    if not any(e == last and m == "knn_top1" for e, m, _ in rows):
+        rows.append((last, "knn_top1", knn_accuracy(train_features, train_y, test_features, data.test_y)))
+    view_gen = torch.Generator().manual_seed(10_000 + seed)  # the same test views for every objective
+    z1 = encode(critic, augment(test_x, view_gen), projections=True)
+    z2 = encode(critic, augment(test_x, view_gen), projections=True)
+    z = encode(critic, test_x[:2000], projections=True)
+    rows += [
+        (last, "probe_top1", probe["top1"]),
+        (last, "probe_top5", probe["top5"]),
+        (last, "alignment", alignment(z1, z2)),
+        (last, "uniformity", uniformity(z)),
+        (last, "diverged", 0.0),
+    ]
+    if path is not None:
+        _save({"critic": critic.state_dict(), "rows": rows, "epoch": last, "test_features": test_features,
+                      "test_labels": data.test_y}, path)  # fmt: skip
+    return pd.DataFrame(rows, columns=["epoch", "metric", "value"])
+
+
+def sweep_ssl(
+    configs: list[dict[str, Any]],
+    *,
+    cache: str | None = None,
+    checkpoint_dir: str | None = None,
+    device: str = "cpu",
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = False,
+    data_root: str | None = None,
+) -> pd.DataFrame:
+    """``run_sweep`` of ``run_ssl`` over ``configs`` (from ``ssl_configs``), as the notebook runs it.
+
+    Results are cached by configuration; ``checkpoint_dir`` keeps per-epoch checkpoints (an
+    interrupted run resumes from its last epoch) and the finished encoders' test features.
+    """
+    options: dict[str, Any] = {"device": device, "progress": progress and workers == 1 and not scheduler,
+                               "checkpoint_dir": checkpoint_dir, "data_root": data_root}  # fmt: skip
+    results = run_sweep(
+        configs, run_ssl, cache=cache or None, options=options, workers=workers,
+        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress, index="run",
+    )  # fmt: skip
+    results["objective"] = results["objective"].fillna(RANDOM_INIT) if "objective" in results else RANDOM_INIT
+    return results
+
+
+FINAL_METRICS = ("probe_top1", "probe_top5", "knn_top1", "alignment", "uniformity", "diverged")
+
+
+def ssl_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (objective, seed) with its final metrics as columns, from ``sweep_ssl``'s table.
+
+    A run that diverged has only ``diverged`` = 1 (its other metrics are NaN).
+    """
+    last = results.groupby(["objective", "seed"])["epoch"].transform("max")
+    final = results[(results["epoch"] == last) & results["metric"].isin(FINAL_METRICS)]
+    wide = final.pivot_table(index=["objective", "seed"], columns="metric", values="value", aggfunc="last")
+    return wide.reindex(columns=list(FINAL_METRICS)).reset_index().rename_axis(columns=None)

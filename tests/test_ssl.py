@@ -1,0 +1,218 @@
+"""Self-supervised training: encoders, the cosine critic, representation metrics, runs and resume."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import anchor.ssl as ssl
+from anchor import OBJECTIVES, Objective, get_objective
+from anchor.encoders import ContrastiveCritic, ResNet18, SmallCNN
+from anchor.representation import alignment, knn_accuracy, linear_cka, linear_probe, uniformity
+from anchor.ssl import (
+    RANDOM_INIT,
+    SSL_OBJECTIVES,
+    checkpoint_features,
+    run_ssl,
+    ssl_configs,
+    ssl_summary,
+    sweep_ssl,
+)
+
+TINY = dict(epochs=2, warmup_epochs=1, batch_size=64, train_size=256, width=8, proj_dim=16, knn_every=1)
+
+
+# --- encoders and the critic ---------------------------------------------------------------------
+
+
+def test_encoder_output_sizes():
+    assert SmallCNN(1, width=8)(torch.rand(3, 1, 28, 28)).shape == (3, 32)
+    assert ResNet18(3, width=8)(torch.rand(2, 3, 32, 32)).shape == (2, 64)
+    assert ResNet18().out_dim == 512
+
+
+def test_contrastive_critic_follows_the_logits_convention():
+    critic = ContrastiveCritic("small-cnn", width=8, proj_dim=16, temperature=0.5).eval()
+    with torch.no_grad():
+        critic.offset.fill_(-0.3)
+        x, y = torch.rand(5, 1, 28, 28), torch.rand(4, 1, 28, 28)
+        logits = critic(x, y)
+        assert logits.shape == (5, 4)
+        for i in range(5):
+            for j in range(4):
+                assert logits[i, j].item() == pytest.approx(critic(x[i : i + 1], y[j : j + 1])[0, 0].item(), abs=1e-5)
+        assert logits.abs().sub(0.3).max() <= 1 / 0.5 + 1e-5  # cosine / temperature + offset
+        assert torch.allclose(critic.pairs(x[:4], y), logits[:4].diagonal(), atol=1e-5)
+
+
+def test_contrastive_critic_rejects_bad_settings():
+    with pytest.raises(KeyError, match=r"encoder.*small-cnn"):
+        ContrastiveCritic("vit")
+    with pytest.raises(ValueError, match="temperature must be"):
+        ContrastiveCritic(temperature=0.0)
+
+
+# --- representation metrics ----------------------------------------------------------------------
+
+
+def test_linear_cka_is_one_up_to_rotation_and_scale_and_low_for_unrelated_features():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 20))
+    q, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    assert linear_cka(x, 3.0 * x @ q + 1.0) == pytest.approx(1.0, abs=1e-10)
+    unrelated = linear_cka(x, rng.normal(size=(500, 30)))
+    assert unrelated < 0.1
+    y = np.concatenate([x[:, :10], rng.normal(size=(500, 10))], axis=1)  # shares half the variance
+    assert linear_cka(x, y) == pytest.approx(linear_cka(y, x))
+    assert unrelated < linear_cka(x, y) < 1.0
+    with pytest.raises(ValueError, match="same inputs: 500 rows vs 10"):
+        linear_cka(x, x[:10])
+
+
+def test_alignment_and_uniformity_on_known_configurations():
+    z = torch.nn.functional.normalize(torch.randn(100, 8), dim=1)
+    assert alignment(z, z) == 0.0
+    assert alignment(z, -z) == pytest.approx(4.0)  # antipodal: |z1 - z2|^2 = 4
+    two = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    assert uniformity(two) == pytest.approx(-8.0)  # log exp(-2 * 4)
+    collapsed = torch.tensor([[1.0, 0.0]]).expand(10, 2)
+    assert uniformity(collapsed) == pytest.approx(0.0, abs=1e-6)
+    spread = torch.nn.functional.normalize(torch.randn(2000, 8, generator=torch.Generator().manual_seed(0)), dim=1)
+    assert uniformity(spread) < -3.0  # the uniform distribution on S^7 is near log E exp(-2 |z - z'|^2) = -3.7
+
+
+def test_probes_read_class_structure_and_not_noise():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, size=1200)
+    centres = rng.normal(size=(10, 16)) * 3
+    features = centres[labels] + rng.normal(size=(1200, 16))
+    good = linear_probe(features[:1000], labels[:1000], features[1000:], labels[1000:])
+    assert good["top1"] > 0.95 and good["top5"] >= good["top1"]
+    assert knn_accuracy(features[:1000], labels[:1000], features[1000:], labels[1000:]) > 0.95
+    noise = rng.normal(size=(1200, 16))
+    chance = linear_probe(noise[:1000], labels[:1000], noise[1000:], labels[1000:])
+    assert chance["top1"] < 0.2 and 0.35 < chance["top5"] < 0.65  # 0.1 and 0.5 by chance
+
+
+def test_probes_reject_mismatched_or_diverged_features():
+    with pytest.raises(ValueError, match="train_features has 10 rows but train_labels has 9"):
+        linear_probe(np.zeros((10, 2)), np.zeros(9), np.zeros((3, 2)), np.zeros(3))
+    with pytest.raises(ValueError, match="test_features contains NaN"):
+        knn_accuracy(np.ones((10, 2)), np.arange(10) % 2, np.full((3, 2), np.nan), np.zeros(3), k=3)
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 10\]"):
+        knn_accuracy(np.ones((10, 2)), np.arange(10) % 2, np.ones((3, 2)), np.zeros(3), k=20)
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def _wide(result: pd.DataFrame) -> pd.DataFrame:
+    return result.pivot_table(index="epoch", columns="metric", values="value")
+
+
+@pytest.mark.parametrize("objective", SSL_OBJECTIVES)
+def test_every_paper_objective_trains_through_the_registry(objective, monkeypatch):
+    seen = []
+    original = OBJECTIVES[objective]
+
+    def spy(*args, **kwargs):
+        seen.append(objective)
+        return original(*args, **kwargs)
+
+    monkeypatch.setitem(OBJECTIVES, objective, spy)
+    wide = _wide(run_ssl(objective=objective, seed=0, progress=False, **TINY))
+    assert seen == [objective]  # the training loss is the registry's objective, built once
+    assert list(wide.index) == [0, 1, 2]
+    assert wide.loc[2, "diverged"] == 0.0
+    assert np.isfinite(wide.loc[[1, 2], ["loss", "estimate"]].to_numpy()).all()
+    for metric in ("probe_top1", "probe_top5", "knn_top1"):
+        assert 0.0 <= wide.loc[2, metric] <= 1.0
+    assert 0.0 <= wide.loc[2, "alignment"] <= 4.0 and -4.0 <= wide.loc[2, "uniformity"] <= 0.0
+    assert wide.loc[2, "lr"] < wide.loc[1, "lr"]  # cosine decay
+
+
+def test_each_step_scores_both_views_as_contexts(monkeypatch):
+    """The loss of a step is the registry objective on the logits and on their transpose."""
+    calls = []
+    real = get_objective("infonce")
+
+    def recording(logits):
+        calls.append(logits.detach().clone())
+        return real.loss(logits)
+
+    monkeypatch.setitem(OBJECTIVES, "infonce", lambda: Objective("infonce", recording, real.estimate, "bound"))
+    result = run_ssl(objective="infonce", seed=3, progress=False, **{**TINY, "epochs": 1, "knn_every": 0})
+    assert len(calls) == 2 * (256 // 64)  # two calls per step
+    pairs = list(zip(calls[::2], calls[1::2], strict=True))
+    for first, second in pairs:
+        assert first.shape == (64, 64) and torch.equal(second, first.T)
+    expected = np.mean([0.5 * (real.loss(a) + real.loss(b)).item() for a, b in pairs])
+    assert _wide(result).loc[1, "loss"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_runs_are_reproducible_and_seeds_differ():
+    a = run_ssl(objective="anchor", seed=1, progress=False, **TINY)
+    b = run_ssl(objective="anchor", seed=1, progress=False, **TINY)
+    c = run_ssl(objective="anchor", seed=2, progress=False, **TINY)
+    keep = a["metric"] != "seconds"
+    pd.testing.assert_frame_equal(a[keep].reset_index(drop=True), b[keep].reset_index(drop=True))
+    assert not np.allclose(_wide(a).loc[1, "loss"], _wide(c).loc[1, "loss"])
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    settings = {**TINY, "epochs": 3}
+    reference = run_ssl(objective="anchor", seed=0, progress=False, **settings)
+    calls = {"n": 0}
+    real = ssl.knn_accuracy
+
+    def dies_in_epoch_two(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # epoch 0, epoch 1, then the k-NN of epoch 2
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "knn_accuracy", dies_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    assert len(list(tmp_path.glob("ssl-*.pt"))) == 1 and not list(tmp_path.glob("*.tmp"))
+    monkeypatch.setattr(ssl, "knn_accuracy", real)
+    resumed = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    keep = reference["metric"] != "seconds"
+    pd.testing.assert_frame_equal(
+        reference[keep].reset_index(drop=True), resumed[resumed["metric"] != "seconds"].reset_index(drop=True)
+    )
+    # a finished checkpoint answers without training again
+    monkeypatch.setattr(ssl, "knn_accuracy", dies_in_epoch_two)
+    again = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    pd.testing.assert_frame_equal(again, resumed)
+
+
+def test_sweep_summary_and_features_for_cka(tmp_path):
+    configs = ssl_configs(["infonce", "anchor"], [0], **TINY) + ssl_configs([None], [0], **{**TINY, "epochs": 0})
+    results = sweep_ssl(configs, cache=str(tmp_path / "cache"), checkpoint_dir=str(tmp_path / "ckpt"))
+    summary = ssl_summary(results)
+    assert sorted(summary["objective"]) == sorted([RANDOM_INIT, "infonce", "anchor"])
+    assert summary[["probe_top1", "probe_top5", "knn_top1"]].notna().all().all()
+    assert (summary["diverged"] == 0).all()
+    features = {c["objective"]: checkpoint_features(tmp_path / "ckpt", c) for c in configs}
+    assert features["infonce"].shape == (1000, 32)  # every test image, 4 x width features
+    assert 0.0 < linear_cka(features["infonce"], features["anchor"]) <= 1.0
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        checkpoint_features(tmp_path / "nowhere", configs[0])
+    # a second sweep loads every run from the cache
+    again = sweep_ssl(configs, cache=str(tmp_path / "cache"), checkpoint_dir=str(tmp_path / "ckpt"))
+    pd.testing.assert_frame_equal(again, results)
+
+
+def test_bad_run_arguments_are_named():
+    with pytest.raises(ValueError, match=r"objective=None .* needs epochs=0"):
+        run_ssl(objective=None, seed=0, epochs=1)
+    with pytest.raises(KeyError, match=r"objective.*anchor-brier"):
+        run_ssl(objective="simclr", seed=0, **TINY)
+    with pytest.raises(ValueError, match=r"batch_size \(at most the training images\)"):
+        run_ssl(objective="anchor", seed=0, **{**TINY, "batch_size": 512})
+    with pytest.raises(ValueError, match="unknown ssl setting"):
+        ssl_configs(["anchor"], [0], epoch=3)
+    assert math.isfinite(ssl.SSL_DEFAULTS["lr"])
