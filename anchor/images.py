@@ -159,6 +159,13 @@ class Augment:
         noise: standard deviation of additive Gaussian noise.
         erase: probability of erasing one random rectangle (set to 0).
         erase_scale: range of the erased rectangle's area as a fraction of the image.
+        padding: what the crop sees outside the image once rotated: "zeros" (digits on black)
+            or "border" (repeat the edge; natural images).
+
+    The crop's area and aspect ratio are drawn once; a side longer than the image is cut to the
+    image (so extreme ratios at large areas give a smaller, squarer crop rather than a redraw).
+    ``generator`` must be a CPU generator: the random numbers are drawn there and moved to the
+    images' device, so a view does not depend on the device.
     """
 
     crop_scale: tuple[float, float] = (0.4, 1.0)
@@ -170,6 +177,7 @@ class Augment:
     noise: float = 0.1
     erase: float = 0.5
     erase_scale: tuple[float, float] = (0.02, 0.15)
+    padding: str = "zeros"
 
     def __post_init__(self) -> None:
         for name in ("crop_scale", "erase_scale"):
@@ -184,18 +192,25 @@ class Augment:
         check_float("noise", self.noise, low=0.0)
         for name in ("grayscale", "erase"):
             check_float(name, getattr(self, name), low=0.0, high=1.0)
+        check_choice("padding", self.padding, ("zeros", "border"))
 
     @classmethod
     def for_dataset(cls, dataset: str) -> Augment:
-        """Defaults per dataset: digits are not flipped or colour-jittered; CIFAR views follow SimCLR."""
+        """Defaults per dataset: digits are cropped, rotated, noised and erased, never flipped; CIFAR
+        views are SimCLR-like (crop, flip, brightness / contrast / saturation jitter, grey)."""
         check_choice("dataset", dataset, IMAGE_DATASETS)
         if dataset == "mnist":
             return cls()
-        return cls(crop_scale=(0.2, 1.0), rotation=0.0, flip=True, jitter=0.4, grayscale=0.2, noise=0.0, erase=0.0)
+        return cls(
+            crop_scale=(0.2, 1.0), rotation=0.0, flip=True, jitter=0.4, grayscale=0.2, noise=0.0, erase=0.0,
+            padding="border",
+        )  # fmt: skip
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if images.ndim != 4:
             raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+        if generator.device.type != "cpu":
+            raise ValueError(f"generator must be a CPU torch.Generator (views are drawn there), got {generator.device}")
         n = images.shape[0]
 
         def uniform(low: float, high: float, size: int = n) -> torch.Tensor:
@@ -207,7 +222,7 @@ class Augment:
         log_ratio = uniform(math.log(self.crop_ratio[0]), math.log(self.crop_ratio[1]))
         width = torch.sqrt(area * log_ratio.exp()).clamp(max=1.0)  # fraction of the image side
         height = torch.sqrt(area / log_ratio.exp()).clamp(max=1.0)
-        tx = (1 - width) * uniform(-1.0, 1.0)  # keep the crop's centre inside the image
+        tx = (1 - width) * uniform(-1.0, 1.0)  # the whole (unrotated) crop lies inside the image
         ty = (1 - height) * uniform(-1.0, 1.0)
         angle = torch.deg2rad(uniform(-self.rotation, self.rotation))
         sign = torch.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0) if self.flip else torch.ones_like(angle)
@@ -220,7 +235,7 @@ class Augment:
             dim=1,
         )  # (N, 2, 3)
         grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
-        views = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        views = F.grid_sample(images, grid, mode="bilinear", padding_mode=self.padding, align_corners=False)
 
         if self.jitter > 0:
             views = self._colour(views, uniform)

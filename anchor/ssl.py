@@ -60,6 +60,9 @@ PAPER_SSL_CIFAR100: dict[str, tuple[float, float]] = {
 """Ryu et al. (2025): linear-probe top-1 / top-5 (%) after SimCLR-style training, ResNet-18,
 CIFAR-100, batch 256 ("nce" is their JS with K = 1). Linear CKA of InfoNCE vs anchor about 0.88."""
 
+CHECKPOINT_VERSION = 1
+COLUMNS = ["epoch", "metric", "value"]
+
 RANDOM_INIT = "random-init"
 """How ``sweep_ssl`` labels the runs with objective None (the encoder at initialisation)."""
 
@@ -87,14 +90,32 @@ def checkpoint_path(checkpoint_dir: str | Path, config: dict[str, Any]) -> Path:
     return Path(checkpoint_dir) / f"ssl-{config_key(config)}.pt"
 
 
+def _load_checkpoint(path: Path, config: dict[str, Any], precision: str) -> dict[str, Any]:
+    """The state in ``path``, on the CPU, after checking it belongs to ``config`` and this precision."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint {path} has format {state.get('version')!r}, not {CHECKPOINT_VERSION}; delete it")
+    differ = sorted(k for k in set(config) | set(state["config"]) if config.get(k) != state["config"].get(k))
+    if differ:
+        raise ValueError(f"checkpoint {path} belongs to another configuration (differs in {differ}); delete it")
+    if precision is not None and not state["finished"] and state["precision"] != precision:
+        raise ValueError(
+            f"checkpoint {path} was trained in {state['precision']}; resuming it in {precision} (another device) "
+            "would mix the two; resume it on the same kind of device or delete it"
+        )
+    return state
+
+
 def checkpoint_features(checkpoint_dir: str | Path, config: dict[str, Any]) -> torch.Tensor:
     """The finished run's encoder features of the test images, (N_test, F)."""
     path = checkpoint_path(checkpoint_dir, config)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint for {config} at {path}: run it with checkpoint_dir={checkpoint_dir!r}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if "test_features" not in state:
+    state = _load_checkpoint(path, config, None)
+    if not state["finished"]:
         raise RuntimeError(f"the run in {path} has not finished (epoch {state['epoch']} of {config['epochs']})")
+    if "test_features" not in state:
+        raise RuntimeError(f"the run in {path} diverged in epoch {state['epoch']}; it has no features")
     return state["test_features"]
 
 
@@ -151,15 +172,22 @@ def run_ssl(
         seed: seeds the initial weights, the batch order and the views.
         dataset, encoder, width: see ``anchor.load_images`` and ``anchor.ENCODERS``.
         train_size: use only the first ``train_size`` training images (for quick checks).
+        checkpoint_dir: save the state after every epoch (atomically) and resume from it; the
+            finished file keeps the test-set features (``checkpoint_features``).
         knn_every: k-NN accuracy on the test split every this many epochs (0: at the end only).
-        data_root, device, progress, checkpoint_dir: do not change the result.
+        data_root, progress: do not change the result.
+        device: where to train. On CUDA the encoder runs in bfloat16 autocast and cuDNN is not
+            bitwise deterministic, so results differ slightly from the CPU's (the cache key does
+            not include the device, as elsewhere in the package); a checkpoint only resumes on
+            the kind of device that wrote it.
 
     Returns:
         Long table with columns epoch, metric, value: per epoch ``loss`` and ``estimate`` (the
         objective's MI value, nats, mean over the epoch's batches), ``lr``, ``seconds`` and
         ``knn_top1``; at the last epoch ``probe_top1``, ``probe_top5``, ``knn_top1`` (fractions),
         ``alignment`` and ``uniformity`` (Wang & Isola, on the projections of the test images),
-        and ``diverged`` (1 if the loss became non-finite, which ends training early).
+        and ``diverged`` (1, at the epoch where the loss became non-finite, which ends the run
+        with no evaluation; else 0).
     """
     config = {"objective": objective, "seed": seed, "dataset": dataset, "encoder": encoder, "width": width,
               "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
@@ -176,7 +204,9 @@ def run_ssl(
     knn_every = check_int("knn_every", knn_every, low=0)
     device = torch.device(device)
     data = load_images(dataset, root=data_root)
-    train_x = data.train_x if train_size is None else data.train_x[: check_int("train_size", train_size, low=2)]
+    if train_size is not None:
+        train_size = check_int("train_size (at most the training split)", train_size, low=2, high=len(data.train_x))
+    train_x = data.train_x if train_size is None else data.train_x[:train_size]
     train_y = data.train_y[: len(train_x)]
     batch_size = check_int("batch_size (at most the training images)", batch_size, low=2, high=len(train_x))
     obj = get_objective(objective) if objective is not None else None
@@ -195,22 +225,29 @@ def run_ssl(
     start_epoch = 0
 
     path = checkpoint_path(checkpoint_dir, config) if checkpoint_dir else None
+    precision = "bfloat16-autocast" if device.type == "cuda" else "float32"
     if path is not None and path.exists():
-        state = torch.load(path, map_location=device, weights_only=False)
-        if "test_features" in state:  # finished earlier
-            return pd.DataFrame(state["rows"], columns=["epoch", "metric", "value"])
+        state = _load_checkpoint(path, config, precision)
+        if state["finished"]:
+            return pd.DataFrame(state["rows"], columns=COLUMNS)
         critic.load_state_dict(state["critic"])
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(state["optimizer"])  # moves the moments to the parameters' device
         generator.set_state(state["generator"])
         rows, start_epoch = state["rows"], state["epoch"]
 
+    def save(epoch: int, finished: bool, **extra: Any) -> None:
+        if path is not None:
+            _save({"version": CHECKPOINT_VERSION, "config": config, "precision": precision, "epoch": epoch,
+                   "finished": finished, "rows": rows, "critic": critic.state_dict(), **extra}, path)  # fmt: skip
+
+    k_nn = min(20, len(train_x))
+
     def knn() -> float:
-        return knn_accuracy(encode(critic, images), train_y, encode(critic, test_x), data.test_y)
+        return knn_accuracy(encode(critic, images), train_y, encode(critic, test_x), data.test_y, k=k_nn)
 
     if knn_every and start_epoch == 0:
         rows.append((0, "knn_top1", knn()))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    diverged = False
     bar = tqdm(range(start_epoch, epochs), desc=f"{objective} seed {seed}", disable=not progress, leave=False)
     for epoch in bar:
         critic.train()
@@ -225,17 +262,17 @@ def run_ssl(
             with autocast:
                 logits = critic(v1, v2).float()
             loss = 0.5 * (obj.loss(logits) + obj.loss(logits.T))
-            if not torch.isfinite(loss):
-                diverged = True
-                break
+            if not torch.isfinite(loss):  # stop here; the run is reported as diverged in this epoch
+                bar.close()
+                rows.append((epoch + 1, "diverged", 1.0))
+                save(epoch + 1, True)
+                return pd.DataFrame(rows, columns=COLUMNS)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             with torch.no_grad():
                 estimates.append(0.5 * (obj.estimate(logits) + obj.estimate(logits.T)).item())
             losses.append(loss.item())
-        if diverged:
-            break
         done = epoch + 1
         rows += [
             (done, "loss", sum(losses) / len(losses)),
@@ -248,34 +285,27 @@ def run_ssl(
             rows.append((done, "knn_top1", knn()))
             postfix["knn"] = f"{rows[-1][2]:.3f}"
         bar.set_postfix(postfix)
-        if path is not None and done < epochs:
-            _save({"critic": critic.state_dict(), "optimizer": optimizer.state_dict(),
-                          "generator": generator.get_state(), "rows": rows, "epoch": done}, path)  # fmt: skip
+        save(done, False, optimizer=optimizer.state_dict(), generator=generator.get_state())
     bar.close()
 
-    last = epochs
-    if diverged:
-        rows.append((last, "diverged", 1.0))
-        return pd.DataFrame(rows, columns=["epoch", "metric", "value"])
+    # evaluation of the frozen encoder on the held-out images
     train_features, test_features = encode(critic, images), encode(critic, test_x)
     probe = linear_probe(train_features, train_y, test_features, data.test_y)
-    if not any(e == last and m == "knn_top1" for e, m, _ in rows):
-        rows.append((last, "knn_top1", knn_accuracy(train_features, train_y, test_features, data.test_y)))
+    if not any(e == epochs and m == "knn_top1" for e, m, _ in rows):
+        rows.append((epochs, "knn_top1", knn_accuracy(train_features, train_y, test_features, data.test_y, k=k_nn)))
     view_gen = torch.Generator().manual_seed(10_000 + seed)  # the same test views for every objective
     z1 = encode(critic, augment(test_x, view_gen), projections=True)
     z2 = encode(critic, augment(test_x, view_gen), projections=True)
     z = encode(critic, test_x[:2000], projections=True)
     rows += [
-        (last, "probe_top1", probe["top1"]),
-        (last, "probe_top5", probe["top5"]),
-        (last, "alignment", alignment(z1, z2)),
-        (last, "uniformity", uniformity(z)),
-        (last, "diverged", 0.0),
+        (epochs, "probe_top1", probe["top1"]),
+        (epochs, "probe_top5", probe["top5"]),
+        (epochs, "alignment", alignment(z1, z2)),
+        (epochs, "uniformity", uniformity(z)),
+        (epochs, "diverged", 0.0),
     ]
-    if path is not None:
-        _save({"critic": critic.state_dict(), "rows": rows, "epoch": last, "test_features": test_features,
-                      "test_labels": data.test_y}, path)  # fmt: skip
-    return pd.DataFrame(rows, columns=["epoch", "metric", "value"])
+    save(epochs, True, test_features=test_features, test_labels=data.test_y)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def sweep_ssl(

@@ -2,6 +2,7 @@
 
 import math
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -146,6 +147,11 @@ def test_augment_rejects_bad_settings(kwargs, message):
         Augment(**kwargs)
 
 
-def test_augment_rejects_unbatched_images():
+def test_augment_rejects_unbatched_images_and_device_generators():
     with pytest.raises(ValueError, match=r"images must have shape \(N, C, H, W\)"):
         Augment()(torch.rand(28, 28), torch.Generator())
+    on_gpu = SimpleNamespace(device=torch.device("cuda"))  # stands in for a CUDA generator
+    with pytest.raises(ValueError, match=r"generator must be a CPU torch\.Generator"):
+        Augment()(torch.rand(2, 1, 28, 28), on_gpu)
+    with pytest.raises(KeyError, match="padding"):
+        Augment(padding="reflect")

@@ -216,3 +216,46 @@ def test_bad_run_arguments_are_named():
     with pytest.raises(ValueError, match="unknown ssl setting"):
         ssl_configs(["anchor"], [0], epoch=3)
     assert math.isfinite(ssl.SSL_DEFAULTS["lr"])
+
+
+def test_checkpoints_refuse_another_configuration_or_precision(tmp_path):
+    settings = {**TINY, "epochs": 1}
+    config = ssl_configs(["anchor"], [0], **settings)[0]
+    run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    path = ssl.checkpoint_path(tmp_path, config)
+    state = torch.load(path, weights_only=False)
+    assert state["finished"] and state["config"] == config and state["precision"] == "float32"
+    state["config"] = {**config, "lr": 0.5}  # a file left by another configuration
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"another configuration \(differs in \['lr'\]\)"):
+        run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    state.update(config=config, finished=False, precision="bfloat16-autocast")  # half-trained on a GPU
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="was trained in bfloat16-autocast; resuming it in float32"):
+        run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+
+
+def test_a_diverging_run_is_reported_at_its_epoch_and_not_retrained(tmp_path, monkeypatch):
+    steps = {"n": 0}
+    real = get_objective("infonce")
+
+    def breaks_in_epoch_two(logits):
+        steps["n"] += 1
+        loss = real.loss(logits)
+        return loss * float("nan") if steps["n"] > 2 * 4 else loss  # two calls per step, 4 steps per epoch
+
+    broken = Objective("infonce", breaks_in_epoch_two, real.estimate, "bound")
+    monkeypatch.setitem(OBJECTIVES, "infonce", lambda: broken)
+    settings = {**TINY, "epochs": 3}
+    result = run_ssl(objective="infonce", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    wide = _wide(result)
+    assert wide.loc[2, "diverged"] == 1.0 and 3 not in wide.index and "probe_top1" not in wide
+    config = ssl_configs(["infonce"], [0], **settings)[0]
+    with pytest.raises(RuntimeError, match="diverged in epoch 2; it has no features"):
+        checkpoint_features(tmp_path, config)
+    calls = steps["n"]
+    again = run_ssl(objective="infonce", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    assert steps["n"] == calls  # answered from the checkpoint
+    pd.testing.assert_frame_equal(again, result)
+    summary = ssl_summary(again.assign(objective="infonce", seed=0))
+    assert summary.loc[0, "diverged"] == 1.0 and np.isnan(summary.loc[0, "probe_top1"])
