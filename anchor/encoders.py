@@ -133,12 +133,14 @@ class ContrastiveCritic(Critic):
         """(N, C, H, W) -> (N, P) unit vectors on which the critic is a cosine."""
         return F.normalize(self.head(self.features(images)), dim=1)
 
+    def _both(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.project(torch.cat([x, y]))  # one pass, so batch-norm sees both views
+        return z[: len(x)], z[len(x) :]
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> Logits:
-        z = self.project(torch.cat([x, y]))
-        zx, zy = z[: len(x)], z[len(x) :]
+        zx, zy = self._both(x, y)
         return zx @ zy.T / self.temperature + self.offset
 
     def pairs(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        z = self.project(torch.cat([x, y]))
-        zx, zy = z[: len(x)], z[len(x) :]
+        zx, zy = self._both(x, y)
         return (zx * zy).sum(1) / self.temperature + self.offset

@@ -15,6 +15,7 @@ keeps the encoder and its test-set features, which ``checkpoint_features`` reads
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from pathlib import Path
@@ -29,26 +30,10 @@ from .encoders import ENCODERS, ContrastiveCritic
 from .images import Augment, load_images
 from .objectives import OBJECTIVES, get_objective
 from .representation import alignment, knn_accuracy, linear_probe, uniformity
-from .sweep import atomic_write, config_key, run_sweep
+from .sweep import atomic_write, config_key, notebook_sweep
 
 SSL_OBJECTIVES: tuple[str, ...] = ("infonce", "anchor", "chi2", "nce", "anchor-spherical", "anchor-brier")
 """The objectives of the paper's self-supervised comparison (nce = binary JS with K = 1)."""
-
-SSL_DEFAULTS: dict[str, Any] = {
-    "dataset": "mnist",
-    "encoder": "small-cnn",
-    "width": None,
-    "epochs": 30,
-    "batch_size": 256,
-    "lr": 2e-3,
-    "weight_decay": 1e-6,
-    "warmup_epochs": 2,
-    "temperature": 0.2,
-    "proj_dim": 64,
-    "train_size": None,
-    "knn_every": 1,
-}
-"""Every configuration entry of ``run_ssl`` besides objective and seed, with its default."""
 
 PAPER_SSL_CIFAR100: dict[str, tuple[float, float]] = {
     "infonce": (65.98, 89.69),
@@ -90,7 +75,7 @@ def checkpoint_path(checkpoint_dir: str | Path, config: dict[str, Any]) -> Path:
     return Path(checkpoint_dir) / f"ssl-{config_key(config)}.pt"
 
 
-def _load_checkpoint(path: Path, config: dict[str, Any], precision: str) -> dict[str, Any]:
+def _load_checkpoint(path: Path, config: dict[str, Any], precision: str | None) -> dict[str, Any]:
     """The state in ``path``, on the CPU, after checking it belongs to ``config`` and this precision."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get("version") != CHECKPOINT_VERSION:
@@ -308,6 +293,15 @@ def run_ssl(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+OPTIONS = ("data_root", "device", "progress", "checkpoint_dir")  # arguments of run_ssl outside the key
+SSL_DEFAULTS: dict[str, Any] = {
+    name: p.default
+    for name, p in inspect.signature(run_ssl).parameters.items()
+    if name not in ("objective", "seed", *OPTIONS)
+}
+"""Every configuration entry of ``run_ssl`` besides objective and seed, with its default."""
+
+
 def sweep_ssl(
     configs: list[dict[str, Any]],
     *,
@@ -319,16 +313,15 @@ def sweep_ssl(
     progress: bool = False,
     data_root: str | None = None,
 ) -> pd.DataFrame:
-    """``run_sweep`` of ``run_ssl`` over ``configs`` (from ``ssl_configs``), as the notebook runs it.
+    """``run_sweep`` of ``run_ssl`` over ``configs`` (from ``ssl_configs``), as the notebook runs it
+    (``anchor.sweep.notebook_sweep``: cache, local workers or a Dask ``scheduler``, a ``run`` column).
 
-    Results are cached by configuration; ``checkpoint_dir`` keeps per-epoch checkpoints (an
-    interrupted run resumes from its last epoch) and the finished encoders' test features.
+    ``checkpoint_dir`` keeps per-epoch checkpoints (an interrupted run resumes from its last epoch)
+    and the finished encoders' test features. Runs with objective None are labelled RANDOM_INIT.
     """
-    options: dict[str, Any] = {"device": device, "progress": progress and workers == 1 and not scheduler,
-                               "checkpoint_dir": checkpoint_dir, "data_root": data_root}  # fmt: skip
-    results = run_sweep(
-        configs, run_ssl, cache=cache or None, options=options, workers=workers,
-        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress, index="run",
+    results = notebook_sweep(
+        configs, run_ssl, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
+        checkpoint_dir=checkpoint_dir, data_root=data_root,
     )  # fmt: skip
     results["objective"] = results["objective"].fillna(RANDOM_INIT) if "objective" in results else RANDOM_INIT
     return results

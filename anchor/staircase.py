@@ -19,7 +19,7 @@ from ._checks import check_choice, check_int
 from .critics import CRITICS, get_critic
 from .data import STAIRCASE_BITS, CubicSampler, GaussianSampler, Staircase
 from .objectives import OBJECTIVES, get_objective
-from .sweep import run_sweep
+from .sweep import notebook_sweep
 from .train import NonFiniteLossError, fit
 from .unstructured import ImdbBitsSampler, MnistBitsSampler
 
@@ -171,19 +171,12 @@ def sweep_staircase(
     progress: bool = False,
     data_path: str | None = None,
 ) -> pd.DataFrame:
-    """``run_sweep`` of ``run_staircase`` over ``configs``, as the notebooks run it.
-
-    ``workers`` local processes share this machine's two threads (one each when there are two or
-    more); ``scheduler`` (a Dask address) sends the runs to a cluster instead; per-step progress
-    bars only for in-process runs. The result has a ``run`` column: each row's position in
-    ``configs``.
-    """
-    options: dict[str, Any] = {"device": device, "progress": progress and workers == 1 and not scheduler}
-    if data_path is not None:
-        options["data_path"] = data_path
-    return run_sweep(
-        configs, run_staircase, cache=cache or None, options=options, workers=workers,
-        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress, index="run",
+    """``run_sweep`` of ``run_staircase`` over ``configs``, as the notebooks run it
+    (``anchor.sweep.notebook_sweep``: cache, local workers or a Dask ``scheduler``, a ``run`` column)."""
+    extra = {} if data_path is None else {"data_path": data_path}
+    return notebook_sweep(
+        configs, run_staircase, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
+        **extra,
     )  # fmt: skip
 
 

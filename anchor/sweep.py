@@ -268,3 +268,28 @@ def run_sweep(
             scalars[index] = k
         frames.append(result.assign(**scalars))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def notebook_sweep(
+    configs: Iterable[Config],
+    run: Callable[..., pd.DataFrame],
+    *,
+    cache: str | Path | None = None,
+    device: str = "cpu",
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> pd.DataFrame:
+    """``run_sweep`` as the notebooks call it (``anchor.sweep_staircase``, ``anchor.sweep_ssl``).
+
+    ``workers`` local processes share this machine's two threads (one each when there are two or
+    more); ``scheduler`` (a Dask address; empty: none) sends the runs to a cluster instead; the
+    runs' own progress bars only for in-process runs; an empty ``cache`` stores nothing. Extra
+    ``options`` go to every run. The result has a ``run`` column: each row's position in ``configs``.
+    """
+    options = {"device": device, "progress": progress and workers == 1 and not scheduler, **options}
+    return run_sweep(
+        configs, run, cache=cache or None, options=options, workers=workers,
+        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress, index="run",
+    )  # fmt: skip

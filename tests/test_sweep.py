@@ -115,23 +115,32 @@ def test_options_are_passed_but_not_part_of_the_key(tmp_path):
         run_sweep(CONFIGS, run, workers=0, progress=False)
 
 
-def test_worker_processes_give_the_serial_results(tmp_path):
-    """Two worker processes (one torch thread each) reproduce a serial one-thread sweep exactly."""
+STAIRCASE_CONFIGS = [
+    {"domain": "gaussian", "objective": name, "critic": "separable", "steps_per_level": 4, "seed": 1}
+    for name in ("anchor", "infonce", "smile-5")
+]
+
+
+def _serial_one_thread(configs):
+    """The reference: the sweep run here, one after another, with one torch thread as each worker has."""
     import torch
 
     from anchor.staircase import run_staircase
 
-    configs = [
-        {"domain": "gaussian", "objective": name, "critic": "separable", "steps_per_level": 4, "seed": 1}
-        for name in ("anchor", "infonce", "smile-5")
-    ]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        serial = run_sweep(configs, run_staircase, progress=False)
+        return run_sweep(configs, run_staircase, progress=False)
     finally:
         torch.set_num_threads(threads)
-    parallel = run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
+
+
+def test_worker_processes_give_the_serial_results(tmp_path):
+    """Two worker processes (one torch thread each) reproduce a serial one-thread sweep exactly."""
+    from anchor.staircase import run_staircase
+
+    serial = _serial_one_thread(STAIRCASE_CONFIGS)
+    parallel = run_sweep(STAIRCASE_CONFIGS, run_staircase, cache=tmp_path, workers=2, progress=False)
     pd.testing.assert_frame_equal(serial, parallel)
     assert len(list(tmp_path.glob("*.pkl"))) == 3
 
@@ -147,25 +156,12 @@ def test_a_failing_worker_names_its_configuration(tmp_path):
         run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
 
 
-STAIRCASE_CONFIGS = [
-    {"domain": "gaussian", "objective": name, "critic": "separable", "steps_per_level": 4, "seed": 1}
-    for name in ("anchor", "infonce", "smile-5")
-]
-
-
 def test_dask_local_cluster_gives_the_local_results(tmp_path):
     """A real LocalCluster with two worker processes: same results as a local run, same cache."""
-    import torch
-
     distributed = pytest.importorskip("distributed")
     from anchor.staircase import run_staircase
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        local = run_sweep(STAIRCASE_CONFIGS, run_staircase, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    local = _serial_one_thread(STAIRCASE_CONFIGS)
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         distributed.Client(cluster) as client,
