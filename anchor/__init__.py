@@ -10,6 +10,7 @@ Reference: Ryu, Yeddanapudi, Xu, Wornell, "Contrastive Predictive Coding Done Ri
 Information Estimation" (2025).
 """
 
+from .cache import CacheFileError, ResultCache, config_key
 from .critics import (
     CRITICS,
     BilinearCritic,
@@ -37,7 +38,7 @@ from .data import (
     rho_to_mi,
 )
 from .encoders import ENCODERS, ContrastiveCritic, ResNet18, SmallCNN
-from .estimate import Estimate, estimate_mi
+from .estimate import Estimate, EstimateError, estimate_mi
 from .images import IMAGE_DATASETS, Augment, ImageData, find_cifar, load_images
 from .objectives import (
     ESTIMATORS,
@@ -78,14 +79,25 @@ from .staircase import (
     staircase_configs,
     sweep_staircase,
 )
-from .sweep import ResultCache, config_key, run_sweep
-from .train import ArraySampler, Fit, HeldOut, NonFiniteLossError, evaluate, fit, held_out_loss
+from .sweep import run_sweep
+from .train import (
+    DIVERGENCE_NATS,
+    ArraySampler,
+    DivergedError,
+    Fit,
+    HeldOut,
+    NonFiniteLossError,
+    evaluate,
+    fit,
+    held_out_loss,
+)
 from .unstructured import ImdbBitsSampler, MnistBitsSampler, bsc_crossover, find_imdb_embeddings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CRITICS",
+    "DIVERGENCE_NATS",
     "DOMAINS",
     "ENCODERS",
     "ESTIMATORS",
@@ -102,10 +114,13 @@ __all__ = [
     "ArraySampler",
     "Augment",
     "BilinearCritic",
+    "CacheFileError",
     "ContrastiveCritic",
     "Critic",
     "CubicSampler",
+    "DivergedError",
     "Estimate",
+    "EstimateError",
     "Fit",
     "GaussianSampler",
     "HeldOut",

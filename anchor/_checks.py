@@ -8,12 +8,28 @@ from typing import Any
 import numpy as np
 import torch
 
+SEED_MAX = 2**32 - 1  # numpy's limit; torch's generators take these too
 
-def check_choice(name: str, value: Any, allowed: Any) -> None:
-    """Raise KeyError if ``value`` is not one of ``allowed`` (listed in the message)."""
-    if value not in allowed:
+
+def _plural(word: str) -> str:
+    return word if word.endswith("s") else f"{word}s"
+
+
+def check_choice(name: str, value: Any, allowed: Any, *, what: str | None = None) -> None:
+    """Raise KeyError if ``value`` is not one of ``allowed`` (listed in the message).
+
+    ``what`` names one item when ``name`` is a collection argument, e.g.
+    ``check_choice("estimators", "nwjj", OBJECTIVES, what="objective")`` says
+    "unknown objective 'nwjj' in estimators; valid objectives are: ...".
+    """
+    try:
+        known = value in allowed
+    except TypeError:  # unhashable, e.g. a list where a name belongs
+        known = False
+    if not known:
         options = ", ".join(repr(a) for a in sorted(allowed))
-        raise KeyError(f"unknown {name} {value!r}; valid {name}s are: {options}")
+        where = f" in {name}" if what else ""
+        raise KeyError(f"unknown {what or name} {value!r}{where}; valid {_plural(what or name)} are: {options}")
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
@@ -53,6 +69,31 @@ def check_float(
     return value
 
 
+def check_seed(value: Any, name: str = "seed") -> int:
+    """A seed: an integer in [0, 2**32 - 1]."""
+    return check_int(name, value, low=0, high=SEED_MAX)
+
+
+def check_device(value: Any, name: str = "device") -> torch.device:
+    """A torch device that exists here: "cpu", "cuda", "cuda:1", "mps" or a torch.device."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{name} must be a torch device such as 'cpu' or 'cuda', got {value!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            built = f"built with CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise ValueError(
+                f"{name}={value!r} asks for CUDA, which is not available here (torch {torch.__version__}, {built}); "
+                "use device='cpu'"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}={value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name}={value!r} asks for Apple's MPS, which is not available here; use device='cpu'")
+    return device
+
+
 def as_matrix(name: str, array: Any) -> torch.Tensor:
     """Convert a numpy array or torch tensor of shape (n, d) to a float tensor; reject others.
 
@@ -62,6 +103,11 @@ def as_matrix(name: str, array: Any) -> torch.Tensor:
     if isinstance(array, torch.Tensor):
         tensor = array.detach()
     elif isinstance(array, np.ndarray):
+        if array.dtype.kind not in "biufc":
+            raise ValueError(
+                f"{name} must hold numbers, got a numpy array of dtype {array.dtype} (strings, dates or Python "
+                f"objects); convert it first, e.g. {name}.astype(float)"
+            )
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     else:
         raise ValueError(f"{name} must be a numpy array or torch tensor of shape (n, d), got {type(array).__name__}")
@@ -72,6 +118,8 @@ def as_matrix(name: str, array: Any) -> torch.Tensor:
         )
     if tensor.dtype == torch.bool or tensor.is_complex():
         raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
+    if tensor.shape[1] == 0:
+        raise ValueError(f"{name} has no columns (shape {tuple(tensor.shape)}); it needs at least one feature")
     if not tensor.is_floating_point():
         tensor = tensor.to(torch.float32)
     bad = ~torch.isfinite(tensor)

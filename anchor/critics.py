@@ -12,6 +12,7 @@ objectives. The density-ratio model is r = exp(c).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -226,7 +227,15 @@ CRITICS: dict[str, type[Critic]] = {
 def get_critic(name: str, dim_x: int, dim_y: int, **params: Any) -> Critic:
     """Build a trainable critic by name ("joint", "separable", "bilinear", "quadratic").
 
-    ``params`` go to the critic's constructor (e.g. width, depth, activation, embed_dim).
+    ``params`` go to the critic's constructor (e.g. width, depth, activation, embed_dim); one it
+    does not take is refused with the list of those it does.
     """
     check_choice("critic", name, CRITICS)
+    accepted = [p for p in inspect.signature(CRITICS[name]).parameters if p not in ("dim_x", "dim_y")]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(
+            f"critic {name!r} does not take parameter(s) {', '.join(unknown)} (critic_params); "
+            f"it accepts: {', '.join(accepted) or 'none'}"
+        )
     return CRITICS[name](dim_x, dim_y, **params)

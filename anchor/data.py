@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._checks import check_float, check_int
+from ._checks import check_device, check_float, check_int, check_seed
 
 LN2 = math.log(2.0)
 
@@ -32,11 +32,19 @@ def nats_to_bits(nats: float) -> float:
 def mi_to_rho(*, dim: int, mi: float) -> float:
     """Correlation rho of the Gaussian sampler whose MI is ``mi`` nats over ``dim`` coordinates.
 
-    Inverts I = -(dim / 2) log(1 - rho^2).
+    Inverts I = -(dim / 2) log(1 - rho^2). In float64 rho reaches 1 (and the MI infinity) at
+    about 18 nats per coordinate; a larger ``mi`` is refused.
     """
     dim = check_int("dim", dim, low=1)
     mi = check_float("mi", mi, low=0.0)
-    return math.sqrt(-math.expm1(-2.0 * mi / dim))
+    rho = math.sqrt(-math.expm1(-2.0 * mi / dim))
+    if rho >= 1.0 or 1.0 - rho * rho <= 0.0:
+        largest = -0.5 * dim * math.log1p(-(math.nextafter(1.0, 0.0) ** 2))
+        raise ValueError(
+            f"mi = {mi:g} nats is too large for {dim} coordinate pair(s): the correlation rounds to 1 in float64; "
+            f"mi must be below about {largest:.0f} nats here (about 18 per coordinate)"
+        )
+    return rho
 
 
 def rho_to_mi(*, dim: int, rho: float) -> float:
@@ -52,7 +60,7 @@ def _generator(seed: int | None, generator: torch.Generator | None, device: torc
             raise ValueError("pass either seed or generator, not both")
         return generator
     gen = torch.Generator(device=device)
-    gen.manual_seed(torch.seed() if seed is None else check_int("seed", seed, low=0))
+    gen.manual_seed(torch.seed() if seed is None else check_seed(seed))
     return gen
 
 
@@ -78,7 +86,7 @@ class Sampler:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw n joint pairs x (n, dim_x), y (n, dim_y). Same seed, same samples."""
         n = check_int("n", n, low=1)
-        device = torch.device(device)
+        device = check_device(device)
         return self.draw(n, _generator(seed, generator, device), device, dtype)
 
     def draw(

@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from ._checks import check_choice, check_float, check_int, check_pairs
+from ._checks import check_choice, check_device, check_float, check_int, check_pairs, check_seed
 from .critics import CRITICS, get_critic
 from .data import LN2
 from .objectives import OBJECTIVES, get_objective
-from .train import ArraySampler, HeldOut, evaluate, fit, held_out_loss
+from .train import DIVERGENCE_NATS, ArraySampler, DivergedError, HeldOut, evaluate, fit, held_out_loss
 
 UNITS = {"nats": 1.0, "bits": 1.0 / LN2}
 
@@ -52,6 +52,26 @@ class Estimate:
             f"{self.mi:.3f} ± {self.stderr:.3f} {self.unit} (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
             f"{self.objective}, {self.critic} critic, {len(self.folds)} fold(s), n_test={self.n_test})"
         )
+
+
+class EstimateError(RuntimeError):
+    """``estimate_mi`` could not train or evaluate the critic of one fold.
+
+    ``fold`` is the failed fold (0-based), ``folds`` the per-fold table of the folds finished
+    before it (as ``Estimate.folds``), ``history`` the training history up to the failure (nats).
+    """
+
+    def __init__(self, message: str, *, fold: int, folds: pd.DataFrame, history: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.fold = fold
+        self.folds = folds
+        self.history = history
+
+
+class _FoldFailed(RuntimeError):
+    def __init__(self, reason: str, history: pd.DataFrame) -> None:
+        super().__init__(reason)
+        self.history = history
 
 
 def _fold_indices(n: int, folds: int, val_fraction: float, generator: torch.Generator) -> list[list[torch.Tensor]]:
@@ -113,11 +133,44 @@ def _fit_fold(
         callback_every=eval_every,
         **fit_kwargs,
     )
-    result.critic.load_state_dict(best["state"])
-    held = evaluate(result.critic, obj, *splits["test"], batch_size=min(batch_size, splits["test"][0].shape[0]))
     history = result.history.drop(columns="mi_true").merge(pd.DataFrame(evals), on="step", how="left")
     history["best_step"] = best["step"]
+    if best["state"] is None:
+        raise _FoldFailed(f"every validation loss was NaN or infinite ({len(evals)} evaluations)", history)
+    result.critic.load_state_dict(best["state"])
+    held = evaluate(result.critic, obj, *splits["test"], batch_size=min(batch_size, splits["test"][0].shape[0]))
+    if not math.isfinite(held.mi) or abs(held.mi) > DIVERGENCE_NATS:
+        raise _FoldFailed(f"the estimate on its test rows is {held.mi:.3g} nats", history)
     return held, history
+
+
+def _scaled(data: torch.Tensor, train_idx: torch.Tensor, standardize: bool, name: str) -> torch.Tensor:
+    """``data`` (n, d) as the critic's float32: standardised with the training rows' mean and
+    standard deviation (computed in float64), or as given, which must fit in float32."""
+    if standardize:
+        wide = data.double()
+        mean, std = wide[train_idx].mean(0), wide[train_idx].std(0).clamp_min(1e-12)
+        return ((wide - mean) / std).float()
+    largest = float(data.abs().max())
+    if largest > torch.finfo(torch.float32).max:
+        raise ValueError(
+            f"{name} has values up to {largest:.3g} in magnitude, beyond float32's range (3.4e38) that the critic "
+            "computes in; use standardize=True or rescale it"
+        )
+    return data.float()
+
+
+def _fold_table(held_out: list[HeldOut], histories: list[pd.DataFrame]) -> pd.DataFrame:
+    """One row per finished fold: its test estimate (nats), standard error, test rows, best step."""
+    return pd.DataFrame(
+        {
+            "fold": range(len(held_out)),
+            "mi": [h.mi for h in held_out],
+            "stderr": [h.stderr for h in held_out],
+            "n_test": [h.n for h in held_out],
+            "best_step": [h.best_step.iloc[0] for h in histories],
+        }
+    )
 
 
 def estimate_mi(
@@ -178,6 +231,11 @@ def estimate_mi(
         device: e.g. "cuda"; the data is moved there.
         critic_params, objective_params: passed to ``get_critic`` / ``get_objective``.
 
+    Raises:
+        EstimateError: a fold's critic diverged (NaN or infinite loss, or an estimate beyond
+            +-``anchor.DIVERGENCE_NATS``), never had a finite validation loss, or read an
+            implausible test estimate; it names the fold and keeps the folds finished before it.
+
     Returns:
         ``Estimate`` with mi, stderr, ci_low, ci_high, n_train, n_val (per fold), n_test (all
         folds), unit, a per-fold table ``folds`` and the training ``history`` (nats, with a
@@ -190,8 +248,10 @@ def estimate_mi(
     folds = check_int("folds", folds, low=1)
     val_fraction = check_float("val_fraction", val_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
     eval_every = check_int("eval_every", eval_every, low=1)
+    max_steps = check_int("max_steps", max_steps, low=1)
+    lr = check_float("lr", lr, low=0.0, low_open=True)
     patience = check_int("patience", patience, low=1)
-    seed = check_int("seed", seed, low=0)
+    seed = check_seed(seed)
     batch_size = check_int("batch_size", batch_size, low=2)
     objective_params = dict(objective_params or {})
     if "nu" in inspect.signature(OBJECTIVES[objective]).parameters and "nu" not in objective_params:
@@ -205,48 +265,48 @@ def estimate_mi(
             f"batch_size must be at most the number of training pairs ({n_train} of {xt.shape[0]} rows), "
             f"got {batch_size}"
         )
-    device = torch.device(device)
-    xt, yt = xt.to(torch.float32), yt.to(torch.float32)
+    device = check_device(device)
     held_out, histories = [], []
     for k, (train_idx, val_idx, test_idx) in enumerate(parts):
-        xs, ys = xt, yt
-        if standardize:  # statistics of this fold's training rows only
-            mx, sx = xt[train_idx].mean(0), xt[train_idx].std(0).clamp_min(1e-12)
-            my, sy = yt[train_idx].mean(0), yt[train_idx].std(0).clamp_min(1e-12)
-            xs, ys = (xt - mx) / sx, (yt - my) / sy
+        xs, ys = _scaled(xt, train_idx, standardize, "x"), _scaled(yt, train_idx, standardize, "y")
         splits = {
             part: (xs[idx].to(device), ys[idx].to(device))
             for part, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))
         }
-        held, history = _fit_fold(
-            splits,
-            objective,
-            critic,
-            batch_size=batch_size,
-            eval_every=eval_every,
-            patience=patience,
-            seed=seed + k,
-            critic_params=critic_params or {},
-            objective_params=objective_params,
-            steps=max_steps,
-            lr=lr,
-            ema_decay=ema_decay,
-            device=device,
-            progress=progress,
-            desc=f"estimate_mi fold {k + 1}/{folds} ({name}, {critic})",
-        )
+        try:
+            held, history = _fit_fold(
+                splits,
+                objective,
+                critic,
+                batch_size=batch_size,
+                eval_every=eval_every,
+                patience=patience,
+                seed=seed + k,
+                critic_params=critic_params or {},
+                objective_params=objective_params,
+                steps=max_steps,
+                lr=lr,
+                ema_decay=ema_decay,
+                device=device,
+                progress=progress,
+                desc=f"estimate_mi fold {k + 1}/{folds} ({name}, {critic})",
+            )
+        except (DivergedError, _FoldFailed) as err:
+            reason = f"diverged at step {err.step}: {err.reason}" if isinstance(err, DivergedError) else str(err)
+            done = _fold_table(held_out, histories)
+            kept = f"; the {len(done)} fold(s) before it are in err.folds" if len(done) else ""
+            raise EstimateError(
+                f"estimate_mi: the critic of fold {k + 1} of {folds} ({name}, {critic} critic) {reason}{kept}. "
+                f"Try a lower lr (now {lr:g}), a bounded objective such as 'anchor'"
+                + ("." if standardize else ", or standardize=True."),
+                fold=k,
+                folds=done,
+                history=pd.concat([*histories, err.history.assign(fold=k)], ignore_index=True),
+            ) from None
         held_out.append(held)
         histories.append(history.assign(fold=k))
 
-    table = pd.DataFrame(
-        {
-            "fold": range(folds),
-            "mi": [h.mi for h in held_out],
-            "stderr": [h.stderr for h in held_out],
-            "n_test": [h.n for h in held_out],
-            "best_step": [h.best_step.iloc[0] for h in histories],
-        }
-    )
+    table = _fold_table(held_out, histories)
     mi = float(table.mi.mean())
     if folds == 1:
         stderr, low, high = held_out[0].stderr, held_out[0].ci_low, held_out[0].ci_high

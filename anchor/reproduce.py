@@ -2,6 +2,7 @@
 
     python -m anchor.reproduce --profile quick            # the default main job
     python -m anchor.reproduce --profile smoke --only oracle
+    python -m anchor.reproduce --only oracle --set n_batches=100  # any notebook parameter
     python -m anchor.reproduce --profile paper --device cuda --workers 8
     python -m anchor.reproduce --profile paper --scheduler tcp://host:8786   # on a Dask cluster
     python -m anchor.reproduce --list
@@ -23,10 +24,12 @@ smoke parameters), which is what ``pytest --nbval`` re-runs and compares in CI.
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -71,24 +74,110 @@ def figure_dir(profile: str) -> Path:
     return ROOT / {"smoke": "results/figures", "quick": "figures", "paper": "figures/paper"}[profile]
 
 
-def notebook_parameters(source_name: str) -> set[str]:
-    """The names assigned in the notebook source's cell tagged ``parameters``."""
-    import ast
+class Parameter(NamedTuple):
+    """One assignment of a notebook's parameters cell: ``name: annotation = default``."""
 
+    annotation: ast.expr | None
+    default: Any
+
+
+def notebook_parameters(source_name: str) -> dict[str, Parameter]:
+    """The names assigned in the notebook source's cell tagged ``parameters``, with their type
+    annotations (None where a parameter has none) and default values."""
     import jupytext
 
     notebook = jupytext.read(NOTEBOOKS / f"{source_name}.py")
     cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise ValueError(f"notebooks/{source_name}.py needs exactly one cell tagged 'parameters', has {len(cells)}")
-    tree = ast.parse(cells[0].source)
-    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+    found = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            found[node.target.id] = Parameter(node.annotation, ast.literal_eval(node.value))
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = Parameter(None, ast.literal_eval(node.value))
+    return found
+
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+def _matches(value: Any, annotation: ast.expr) -> bool:
+    """Whether ``value`` (from YAML or the command line) fits a parameter's annotation: built-in
+    types, ``Optional[X]`` (or ``X | None``), ``list[X]``, ``dict[K, V]`` and ``Any``; an int is a
+    valid float."""
+    if isinstance(annotation, ast.Constant) and annotation.value is None:
+        return value is None
+    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
+        return _matches(value, annotation.left) or _matches(value, annotation.right)
+    if isinstance(annotation, ast.Name):
+        if annotation.id == "Any":
+            return True
+        kind = _TYPES[annotation.id]
+        if isinstance(value, bool) and kind is not bool:
+            return False
+        return isinstance(value, (int, float) if kind is float else kind)
+    if isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name):
+        args = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
+        if annotation.value.id == "Optional":  # what papermill's --help-notebook can read
+            return value is None or _matches(value, args[0])
+        if annotation.value.id == "list":
+            return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+        if annotation.value.id == "dict":
+            return isinstance(value, dict) and all(
+                _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
+            )
+    raise ValueError(f"unsupported parameter annotation {ast.unparse(annotation)!r}")
+
+
+def check_parameters(name: str, source_name: str, params: dict[str, Any]) -> None:
+    """Raise ValueError if job ``name`` gives its notebook a parameter it does not declare (listing
+    those it does) or a value of the wrong type (naming the parameter and its type)."""
+    declared = notebook_parameters(source_name)
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"job {name!r}: notebooks/{source_name}.py has no parameter(s) {', '.join(unknown)}; "
+            f"its parameters are: {', '.join(declared)}"
+        )
+    for key, value in params.items():
+        annotation = declared[key].annotation
+        if annotation is None:  # unannotated: the default's type, any for a None default
+            default = declared[key].default
+            annotation = ast.Name(type(default).__name__) if type(default).__name__ in _TYPES else ast.Name("Any")
+        if not _matches(value, annotation):
+            hint = ""
+            if isinstance(value, str) and _number(value) is not None:
+                hint = f"; YAML reads {value} as text, write it with a decimal point (e.g. {float(value)!r})"
+            raise ValueError(
+                f"job {name!r}: parameter {key} must be {ast.unparse(annotation)}, got {value!r} "
+                f"({type(value).__name__}){hint}"
+            )
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def parse_value(text: str) -> Any:
+    """A command-line parameter value: YAML (100, 0.5, true, null, [1, 2], {a: 1}), with numbers such
+    as 1e-3 read as numbers (YAML 1.1 reads them as text)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str) and _number(value) is not None:
+        return int(value) if value.strip().lstrip("+-").isdigit() else float(value)
+    return value
 
 
 def job_parameters(job: dict, profile: str, overrides: dict | None = None) -> dict:
     """The parameters a job's notebook gets for ``profile``: the pipeline's own (profile, figure
-    and cache folders) and ``overrides`` where the notebook declares them, then the job's shared
-    ``params`` and the profile's."""
+    and cache folders), the job's shared ``params``, the profile's, then ``overrides`` (the
+    command line's), each later one winning; pipeline values and overrides go only to notebooks
+    that declare them."""
     declared = notebook_parameters(job["notebook"])
     pipeline = {
         "profile": profile,
@@ -96,8 +185,8 @@ def job_parameters(job: dict, profile: str, overrides: dict | None = None) -> di
         "cache_dir": str(CACHE),
         "data_root": data_root(),
     }
-    pipeline.update(overrides or {})
-    return {**{k: v for k, v in pipeline.items() if k in declared}, **job["params"], **job[profile]}
+    given = {k: v for k, v in (overrides or {}).items() if k in declared}
+    return {**{k: v for k, v in pipeline.items() if k in declared}, **job["params"], **job[profile], **given}
 
 
 def data_root() -> str:
@@ -181,6 +270,14 @@ def main(argv: list[str] | None = None) -> int:
         help="Dask scheduler address, e.g. tcp://host:8786: train on that cluster (default: this machine)",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a notebook parameter (VALUE is read as YAML: 100, 0.5, true, [1, 2]) in every job whose "
+        "notebook declares it; repeatable; wins over the profile",
+    )
+    parser.add_argument(
         "--refresh-committed", action="store_true", help="re-execute the committed smoke notebooks in notebooks/"
     )
     args = parser.parse_args(argv)
@@ -205,6 +302,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     given = (("device", args.device), ("workers", args.workers), ("scheduler", args.scheduler))
     overrides = {k: v for k, v in given if v is not None}
+    settings = {}
+    if args.set and args.refresh_committed:
+        parser.error("--set does not apply to --refresh-committed, which runs the notebooks' own defaults")
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--set takes NAME=VALUE, got {item!r}")
+        settings[key.strip()] = parse_value(value)
+    if not args.refresh_committed:  # every job's parameters are checked before the first one runs
+        try:
+            for name in names:
+                job = profiles[name]
+                check_parameters(name, job["notebook"], job_parameters(job, profile, {**overrides, **settings}))
+            for key in settings:
+                if not any(key in notebook_parameters(profiles[n]["notebook"]) for n in names):
+                    raise ValueError(f"--set {key}: no selected notebook has a parameter {key!r}")
+        except ValueError as err:
+            parser.error(str(err))
+    overrides.update(settings)
     skipped = []
     for k, name in enumerate(names, 1):
         print(f"[{k}/{len(names)}] {name} (profile {profile})", flush=True)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import pickle
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ._checks import check_choice, check_float, check_int
+from ._checks import check_choice, check_device, check_float, check_int, check_seed
+from .cache import CacheFileError, atomic_write, clean_temporaries, config_key, run_context
 from .encoders import ENCODERS, ContrastiveCritic
-from .images import Augment, load_images
+from .images import Augment, dataset_files, load_images
 from .objectives import OBJECTIVES, get_objective
 from .representation import alignment, knn_accuracy, linear_probe, uniformity
-from .sweep import atomic_write, config_key, notebook_sweep
+from .sweep import notebook_sweep
 
 SSL_OBJECTIVES: tuple[str, ...] = ("infonce", "anchor", "chi2", "nce", "anchor-spherical", "anchor-brier")
 """The objectives of the paper's self-supervised comparison (nce = binary JS with K = 1)."""
@@ -45,7 +48,7 @@ PAPER_SSL_CIFAR100: dict[str, tuple[float, float]] = {
 """Ryu et al. (2025): linear-probe top-1 / top-5 (%) after SimCLR-style training, ResNet-18,
 CIFAR-100, batch 256 ("nce" is their JS with K = 1). Linear CKA of InfoNCE vs anchor about 0.88."""
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
 COLUMNS = ["epoch", "metric", "value"]
 
 RANDOM_INIT = "random-init"
@@ -70,16 +73,49 @@ def _save(state: dict[str, Any], path: Path) -> None:
     atomic_write(path, lambda f: torch.save(state, f))
 
 
-def checkpoint_path(checkpoint_dir: str | Path, config: dict[str, Any]) -> Path:
-    """Where ``run_ssl`` keeps the state of ``config`` (a full configuration, see ``ssl_configs``)."""
-    return Path(checkpoint_dir) / f"ssl-{config_key(config)}.pt"
+def data_files(datasets: Any, data_root: str | None = None) -> dict[str, Path | None]:
+    """The files the runs of these datasets read, by name; a missing CIFAR folder maps to None
+    (the run itself then fails with ``find_cifar``'s message)."""
+    files: dict[str, Path | None] = {}
+    for dataset in sorted(set(datasets)):
+        try:
+            files.update({f"{dataset}/{path.name}": path for path in dataset_files(dataset, data_root)})
+        except FileNotFoundError:
+            files[dataset] = None
+    return files
 
 
-def _load_checkpoint(path: Path, config: dict[str, Any], precision: str | None) -> dict[str, Any]:
-    """The state in ``path``, on the CPU, after checking it belongs to ``config`` and this precision."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint {path} has format {state.get('version')!r}, not {CHECKPOINT_VERSION}; delete it")
+def checkpoint_path(checkpoint_dir: str | Path, config: dict[str, Any], data_root: str | None = None) -> Path:
+    """Where ``run_ssl`` keeps the state of ``config`` (a full configuration, see ``ssl_configs``).
+
+    The name is a hash of the configuration and of what else the run depends on (the package's
+    code and version, the dataset files' content; ``anchor.cache.run_context``), except the
+    torch thread count, which the checkpoint records instead.
+    """
+    context = run_context(run_ssl, threads=0, data=data_files([config["dataset"]], data_root))
+    context.pop("threads")
+    return Path(checkpoint_dir) / f"ssl-{config_key(config, context)}.pt"
+
+
+def _load_checkpoint(
+    path: Path, config: dict[str, Any], precision: str | None, threads: int | None = None
+) -> dict[str, Any]:
+    """The state in ``path``, on the CPU, after checking it belongs to ``config`` and, for a run to
+    resume, to this precision and thread count. Loads tensors and plain containers only
+    (``weights_only=True``): a file that holds anything else is refused, never executed.
+
+    Raises:
+        CacheFileError: the file is empty, truncated, not a checkpoint or not of this format.
+        ValueError: it belongs to another configuration, precision or thread count.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CacheFileError(path, f"not a readable checkpoint ({type(err).__name__}: {reason})") from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        found = state.get("version") if isinstance(state, dict) else type(state).__name__
+        raise CacheFileError(path, f"a checkpoint of format {found!r}, not {CHECKPOINT_VERSION}")
     differ = sorted(k for k in set(config) | set(state["config"]) if config.get(k) != state["config"].get(k))
     if differ:
         raise ValueError(f"checkpoint {path} belongs to another configuration (differs in {differ}); delete it")
@@ -88,12 +124,20 @@ def _load_checkpoint(path: Path, config: dict[str, Any], precision: str | None) 
             f"checkpoint {path} was trained in {state['precision']}; resuming it in {precision} (another device) "
             "would mix the two; resume it on the same kind of device or delete it"
         )
+    if threads is not None and not state["finished"] and state.get("threads") not in (None, threads):
+        raise ValueError(
+            f"checkpoint {path} was trained with {state['threads']} torch thread(s); resuming it with {threads} "
+            "would mix the two (CPU sums depend on the thread count); resume it with the same number of workers "
+            "(threads) or delete it"
+        )
     return state
 
 
-def checkpoint_features(checkpoint_dir: str | Path, config: dict[str, Any]) -> torch.Tensor:
+def checkpoint_features(
+    checkpoint_dir: str | Path, config: dict[str, Any], data_root: str | None = None
+) -> torch.Tensor:
     """The finished run's encoder features of the test images, (N_test, F)."""
-    path = checkpoint_path(checkpoint_dir, config)
+    path = checkpoint_path(checkpoint_dir, config, data_root)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint for {config} at {path}: run it with checkpoint_dir={checkpoint_dir!r}")
     state = _load_checkpoint(path, config, None)
@@ -116,6 +160,16 @@ def encode(
     out = [fn(images[k : k + batch_size]).float().cpu() for k in range(0, len(images), batch_size)]
     critic.train(was_training)
     return torch.cat(out)
+
+
+def _resume(path: Path, config: dict[str, Any], precision: str, threads: int | None) -> dict[str, Any] | None:
+    """The checkpoint to continue from, or None: a file that cannot be read is reported (a
+    warning naming it) and the run starts over, overwriting it."""
+    try:
+        return _load_checkpoint(path, config, precision, threads)
+    except CacheFileError as err:
+        warnings.warn(f"checkpoint {err.path} cannot be used ({err.reason}); training from the start", stacklevel=3)
+        return None
 
 
 def _schedule(step: int, total: int, warmup: int) -> float:
@@ -158,9 +212,13 @@ def run_ssl(
         dataset, encoder, width: see ``anchor.load_images`` and ``anchor.ENCODERS``.
         train_size: use only the first ``train_size`` training images (for quick checks).
         checkpoint_dir: save the state after every epoch (atomically) and resume from it; the
-            finished file keeps the test-set features (``checkpoint_features``).
+            finished file keeps the test-set features (``checkpoint_features``) and answers a
+            rerun without training (whatever the thread count). An unfinished run resumes only
+            with the precision and torch thread count that wrote it; a file that cannot be read
+            (empty, truncated, foreign) is reported and the run starts over.
         knn_every: k-NN accuracy on the test split every this many epochs (0: at the end only).
-        data_root, progress: do not change the result.
+        data_root, progress: do not change the result (the data files' content keys the
+            checkpoint and the sweep's cache).
         device: where to train. On CUDA the encoder runs in bfloat16 autocast and cuDNN is not
             bitwise deterministic, so results differ slightly from the CPU's (the cache key does
             not include the device, as elsewhere in the package); a checkpoint only resumes on
@@ -178,7 +236,7 @@ def run_ssl(
               "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
               "warmup_epochs": warmup_epochs, "temperature": temperature, "proj_dim": proj_dim,
               "train_size": train_size, "knn_every": knn_every}  # fmt: skip
-    seed = check_int("seed", seed, low=0)
+    seed = check_seed(seed)
     epochs = check_int("epochs", epochs, low=0)
     if objective is None and epochs != 0:
         raise ValueError(f"objective=None evaluates the initialised encoder and needs epochs=0, got epochs={epochs}")
@@ -187,7 +245,7 @@ def run_ssl(
     weight_decay = check_float("weight_decay", weight_decay, low=0.0)
     warmup_epochs = check_int("warmup_epochs", warmup_epochs, low=0)
     knn_every = check_int("knn_every", knn_every, low=0)
-    device = torch.device(device)
+    device = check_device(device)
     data = load_images(dataset, root=data_root)
     if train_size is not None:
         train_size = check_int("train_size (at most the training split)", train_size, low=2, high=len(data.train_x))
@@ -209,21 +267,25 @@ def run_ssl(
     rows: list[tuple[int, str, float]] = []
     start_epoch = 0
 
-    path = checkpoint_path(checkpoint_dir, config) if checkpoint_dir else None
+    path = checkpoint_path(checkpoint_dir, config, data_root) if checkpoint_dir else None
     precision = "bfloat16-autocast" if device.type == "cuda" else "float32"
-    if path is not None and path.exists():
-        state = _load_checkpoint(path, config, precision)
+    threads = torch.get_num_threads() if device.type == "cpu" else None  # CUDA sums do not depend on it
+    if path is not None:
+        clean_temporaries(path.parent)
+    state = _resume(path, config, precision, threads) if path is not None and path.exists() else None
+    if state is not None:
         if state["finished"]:
             return pd.DataFrame(state["rows"], columns=COLUMNS)
         critic.load_state_dict(state["critic"])
         optimizer.load_state_dict(state["optimizer"])  # moves the moments to the parameters' device
         generator.set_state(state["generator"])
-        rows, start_epoch = state["rows"], state["epoch"]
+        rows, start_epoch = [tuple(row) for row in state["rows"]], state["epoch"]
 
     def save(epoch: int, finished: bool, **extra: Any) -> None:
         if path is not None:
-            _save({"version": CHECKPOINT_VERSION, "config": config, "precision": precision, "epoch": epoch,
-                   "finished": finished, "rows": rows, "critic": critic.state_dict(), **extra}, path)  # fmt: skip
+            _save({"version": CHECKPOINT_VERSION, "config": config, "precision": precision, "threads": threads,
+                   "epoch": epoch, "finished": finished, "rows": rows, "critic": critic.state_dict(), **extra},
+                  path)  # fmt: skip
 
     k_nn = min(20, len(train_x))
 
@@ -321,6 +383,7 @@ def sweep_ssl(
     """
     results = notebook_sweep(
         configs, run_ssl, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
+        data=data_files([c.get("dataset", SSL_DEFAULTS["dataset"]) for c in configs], data_root),
         checkpoint_dir=checkpoint_dir, data_root=data_root,
     )  # fmt: skip
     results["objective"] = results["objective"].fillna(RANDOM_INIT) if "objective" in results else RANDOM_INIT

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._checks import check_choice, check_int
+from ._checks import check_choice, check_int, check_seed
 from .critics import CRITICS, get_critic
 from .data import STAIRCASE_BITS, CubicSampler, GaussianSampler, Staircase
 from .objectives import OBJECTIVES, get_objective
 from .sweep import notebook_sweep
-from .train import NonFiniteLossError, fit
+from .train import DivergedError, fit
 from .unstructured import ImdbBitsSampler, MnistBitsSampler
 
 DOMAINS = ("gaussian", "cubic", "mnist", "imdb")
@@ -87,7 +87,7 @@ def staircase_configs(
     check_choice("domain", domain, DOMAINS)
     check_choice("critic", critic, tuple(CRITICS))
     for name in estimators:
-        check_choice("estimators", name, tuple(OBJECTIVES))
+        check_choice("estimators", name, tuple(OBJECTIVES), what="objective")
     extra: dict[str, Any] = {"dim": dim} if domain in ("gaussian", "cubic") else {}
     if domain == "mnist":
         extra = {"image_size": image_size}
@@ -125,7 +125,8 @@ def run_staircase(
     """Train one critic on one objective through a staircase; return the per-step history.
 
     Columns: step, level, mi_true, estimate, loss, objective, diverged (a run whose loss became
-    NaN keeps its history up to that step and is marked diverged), and ``estimate_<name>`` for
+    NaN or infinite, or whose estimate left +-``anchor.train.DIVERGENCE_NATS``, keeps its history
+    up to and including that step and is marked diverged), and ``estimate_<name>`` for
     each objective named in ``track``, whose estimate is recorded on the same batches (e.g.
     ``track=["anchor"]`` records the plug-in of a critic trained with InfoNCE). All in nats.
     """
@@ -133,7 +134,7 @@ def run_staircase(
         domain, bits=bits, steps_per_level=steps_per_level, dim=dim, image_size=image_size, data_path=data_path
     )
     first = staircase.samplers[0]
-    torch.manual_seed(check_int("seed", seed, low=0))
+    torch.manual_seed(check_seed(seed))
     net = get_critic(critic, first.dim_x, first.dim_y, **(critic_params or {}))
     obj = get_objective(objective, **(objective_params or {}))
     if isinstance(track, str):
@@ -154,7 +155,7 @@ def run_staircase(
             track=extras,
         ).history
         diverged = False
-    except NonFiniteLossError as err:
+    except DivergedError as err:
         history, diverged = err.history, True
     history = history.assign(level=history.step // staircase.steps_per_level, diverged=diverged)
     columns = ["step", "level", "mi_true", "estimate", "loss", "objective", "diverged"]
@@ -172,11 +173,13 @@ def sweep_staircase(
     data_path: str | None = None,
 ) -> pd.DataFrame:
     """``run_sweep`` of ``run_staircase`` over ``configs``, as the notebooks run it
-    (``anchor.sweep.notebook_sweep``: cache, local workers or a Dask ``scheduler``, a ``run`` column)."""
+    (``anchor.sweep.notebook_sweep``: cache, local workers or a Dask ``scheduler``, a ``run`` column).
+    The IMDB embeddings file at ``data_path`` is part of the cache key by its content."""
     extra = {} if data_path is None else {"data_path": data_path}
+    reads_file = data_path is not None and any(c.get("domain") == "imdb" for c in configs)
     return notebook_sweep(
         configs, run_staircase, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
-        **extra,
+        data={"data_path": data_path} if reads_file else None, **extra,
     )  # fmt: skip
 
 

@@ -38,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image-size", type=int, default=32, help="mnist image size in px (the paper: 64)")
     parser.add_argument("--data-path", help="imdb embeddings file (default: anchor.find_imdb_embeddings())")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="training processes; on the CPU the threads per run key the cache"
+    )
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run there")
     parser.add_argument("--threads-per-worker", type=int, default=1)
     parser.add_argument("--cache", default="results/cache", help="result cache folder (default: results/cache)")
@@ -58,11 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         ]
         options: dict[str, Any] = {"device": args.device}
+        data = None
         if domain == "imdb":
             path = args.data_path or find_imdb_embeddings()
             if path is None:
                 parser.error(f"the imdb domain needs --data-path. {IMDB_HELP}")
             options["data_path"] = str(path)
+            data = {"data_path": str(path)}  # its content keys the cache, as in sweep_staircase
         print(f"{domain}: {len(configs)} runs -> {args.cache}", flush=True)
         history = run_sweep(
             configs,
@@ -72,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             threads_per_worker=args.threads_per_worker,
             client=args.scheduler,
+            data=data,
         )
         summary = level_summary(history, by=("critic", "objective"))
         print(summary.pivot_table(index=["critic", "objective"], columns="level", values="mean").round(2), flush=True)

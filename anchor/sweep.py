@@ -1,110 +1,66 @@
-"""Sweeps over configurations with an on-disk result cache keyed by the full configuration.
+"""Sweeps over configurations, with the result cache of ``anchor.cache``.
 
-A configuration is a JSON-serialisable dict of everything that determines a run (objective,
-critic, sampler, steps, seed, ...). Its result, a tidy DataFrame, is stored under a hash of the
-canonical JSON, together with the configuration itself, written atomically (temporary file, then
-``os.replace``), so an interrupted sweep leaves either a whole result or none. Rerunning the sweep
-loads what is finished and computes only the rest. Recomputing is a separate decision from
-replotting: figures are drawn from ``run_sweep``'s table.
+``run_sweep(configs, run, cache=...)`` calls ``run(**config, **options)`` for every configuration
+whose result is not cached yet, stores each result as soon as it arrives, and returns all of them
+in one tidy table. Rerunning the sweep loads what is finished and computes only the rest.
+Recomputing is a separate decision from replotting: figures are drawn from ``run_sweep``'s table.
 
 Runs happen here (one after another), in local worker processes (``workers``), or on a Dask
 ``distributed`` cluster (``client``: a ``distributed.Client`` or a scheduler address), one task
-per configuration; results always come back to this process and go into the same cache.
+per configuration; results always come back to this process and go into the same cache. Worker
+processes exit when this process dies; Ctrl-C keeps every finished run and stops the others.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
+import multiprocessing.connection
 import os
-import pickle
-import tempfile
+import signal
+import threading
 import uuid
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from ._checks import check_int
+from .cache import CacheFileError, Config, ResultCache, check_writable, clean_temporaries, config_key, run_context
 
-Config = dict[str, Any]
-
-
-def config_key(config: Config) -> str:
-    """A stable hash of the configuration's canonical JSON (sorted keys)."""
-    try:
-        canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    except TypeError as err:
-        raise ValueError(f"config must be JSON-serialisable (numbers, strings, lists, dicts): {err}") from None
-    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+__all__ = ["ResultCache", "notebook_sweep", "run_sweep"]
 
 
-class ResultCache:
-    """A folder of results, one file per configuration: ``<root>/<key>.pkl``."""
+def _exit_with_parent() -> None:
+    """In a worker process: exit as soon as the process that started it is gone (even SIGKILLed)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - only called in spawned workers
+        return
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
 
-    def path(self, config: Config) -> Path:
-        return self.root / f"{config_key(config)}.pkl"
-
-    def __contains__(self, config: Config) -> bool:
-        return self.path(config).exists()
-
-    def get(self, config: Config) -> pd.DataFrame | None:
-        """The stored result of ``config``, or None if it has not been computed."""
-        path = self.path(config)
-        if not path.exists():
-            return None
-        with open(path, "rb") as f:
-            stored = pickle.load(f)
-        if stored["config"] != json.loads(json.dumps(config)):
-            raise RuntimeError(f"cache file {path} holds another configuration (hash collision); delete it")
-        return stored["result"]
-
-    def put(self, config: Config, result: pd.DataFrame) -> Path:
-        """Store ``result`` atomically: readers see the old state or the whole new file."""
-        path = self.path(config)
-        stored = {"config": json.loads(json.dumps(config)), "result": result}
-        atomic_write(path, lambda f: pickle.dump(stored, f))
-        return path
-
-
-def atomic_write(path: Path, write: Callable[[Any], None]) -> None:
-    """Call ``write(binary_file)`` on a temporary file beside ``path``, then move it into place.
-
-    Readers see the old file or the whole new one, never a partial write (``os.replace`` is
-    atomic on one file system); on any error the temporary file is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _init_worker(threads: int) -> None:
-    import torch
-
+    """Set up a local worker process: its torch threads; Ctrl-C is the parent's to handle (it
+    stops the workers); the worker dies with its parent."""
     torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
 
 
 def _call(
     run: Callable[..., pd.DataFrame], config: Config, options: dict[str, Any], threads: int | None = None
 ) -> pd.DataFrame:
     if threads is not None:  # a Dask worker: set the torch threads of this task's process
-        _init_worker(threads)
+        torch.set_num_threads(threads)
     result = run(**config, **options)
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__}")
@@ -121,6 +77,7 @@ def _run_on_dask(
     retries: int,
     finish: Callable[[int, pd.DataFrame], None],
     failed: Callable[[int, BaseException], RuntimeError],
+    key: Callable[[int], str],
 ) -> None:
     """One Dask task per missing configuration; store each result as it arrives, report failures."""
     try:
@@ -135,11 +92,10 @@ def _run_on_dask(
     prefix = f"{getattr(run, '__name__', 'run')}-{uuid.uuid4().hex[:8]}"
     futures = {
         client.submit(
-            _call, run, configs[k], options, threads, key=f"{prefix}-{config_key(configs[k])}", pure=False,
-            retries=retries,
+            _call, run, configs[k], options, threads, key=f"{prefix}-{key(k)}", pure=False, retries=retries
         ): k
         for k in todo
-    }  # fmt: skip
+    }
     errors = []
     try:
         for future in distributed.as_completed(futures):
@@ -156,10 +112,100 @@ def _run_on_dask(
     finally:
         if own:
             client.close()
+    _raise_all(errors)
+
+
+def _raise_all(errors: list[RuntimeError]) -> None:
     if len(errors) == 1:
         raise errors[0]
     if errors:
         raise RuntimeError(f"{len(errors)} sweep runs failed:\n" + "\n".join(str(e) for e in errors))
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued runs and end the running ones at once (Ctrl-C)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:  # pragma: no cover - newer Python
+        terminate()
+    else:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_in_processes(
+    run: Callable[..., pd.DataFrame],
+    configs: list[Config],
+    todo: list[int],
+    options: dict[str, Any],
+    workers: int,
+    threads: int,
+    finish: Callable[[int, pd.DataFrame], None],
+    failed: Callable[[int, BaseException], RuntimeError],
+) -> None:
+    """Local worker processes (spawned, so CUDA works in them); each result is stored on arrival.
+
+    A failing run cancels the queued ones, lets the running ones finish (and stores them), then
+    raises. Ctrl-C (or any other interruption) stores what has finished and stops the workers at
+    once. Workers exit by themselves if this process is killed.
+    """
+    pool = ProcessPoolExecutor(
+        min(workers, len(todo)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(threads,),
+    )
+    futures: dict[Future, int] = {pool.submit(_call, run, configs[k], options): k for k in todo}
+    handled: set[Future] = set()
+    errors: list[RuntimeError] = []
+
+    def handle(future: Future) -> None:
+        handled.add(future)
+        if future.cancelled():  # queued behind a failed run
+            return
+        try:
+            result = future.result()
+        except Exception as err:
+            errors.append(failed(futures[future], err))
+            return
+        finish(futures[future], result)
+
+    try:
+        for future in as_completed(futures):
+            handle(future)
+            if errors:
+                for other in futures:
+                    other.cancel()
+        pool.shutdown(wait=True)
+    except BaseException:
+        for future in futures:  # keep what finished while we were interrupted
+            if future not in handled and future.done() and not future.cancelled() and future.exception() is None:
+                handle(future)
+        _stop_workers(pool)
+        raise
+    _raise_all(errors)
+
+
+def _on_cpu(options: Mapping[str, Any]) -> bool:
+    try:
+        return torch.device(options.get("device") or "cpu").type == "cpu"
+    except (RuntimeError, TypeError):  # a bad device: the run itself will say so
+        return True
+
+
+def _lookup(cache: ResultCache, config: Config, context: dict[str, Any]) -> pd.DataFrame | None:
+    """The cached result for ``config`` in ``context``; a CPU request with none of its own thread
+    count takes a GPU's (threads None). An unreadable file is reported and treated as missing."""
+    contexts = [context] if context["threads"] is None else [context, {**context, "threads": None}]
+    for candidate in contexts:
+        try:
+            found = cache.get(config, candidate)
+        except CacheFileError as err:
+            warnings.warn(f"cache file {err.path} cannot be used ({err.reason}); recomputing it", stacklevel=3)
+            continue
+        if found is not None:
+            return found
+    return None
 
 
 def run_sweep(
@@ -174,16 +220,23 @@ def run_sweep(
     client: Any = None,
     retries: int = 1,
     index: str | None = None,
+    data: Mapping[str, str | Path | None] | None = None,
 ) -> pd.DataFrame:
     """Run ``run(**config, **options)`` for every configuration not yet in ``cache``; return all results.
 
     Args:
-        configs: JSON-serialisable dicts; each is one run and its cache key.
+        configs: JSON-serialisable dicts; each is one run.
         run: returns a DataFrame. With ``workers > 1`` it must be importable by name (a module-level
             function such as ``anchor.run_staircase``), since it runs in worker processes.
-        cache: a ``ResultCache`` or its folder; None computes everything and stores nothing.
+        cache: a ``ResultCache`` or its folder; None computes everything and stores nothing. A
+            result is keyed by its configuration and ``anchor.cache.run_context``: the code of
+            ``run``, the package version, the torch threads per run on the CPU and the content of
+            the ``data`` files, so a change in any of them recomputes. The device is not part of
+            the key: a CPU request with no result of its own thread count takes one made on a
+            GPU. A cached file that cannot be read is reported (a warning naming it) and
+            recomputed. An unwritable folder is reported before anything runs.
         options: arguments passed to every run that do not change its result and so are not part
-            of the key (``device``, ``progress``).
+            of the key (``device``, ``progress``, where a data file is).
         workers: worker processes for the runs still missing (1: run here, one after another).
             Each result is stored as soon as it arrives, so an interrupted sweep keeps it.
         threads_per_worker: torch threads in each worker process (and in each Dask task).
@@ -195,12 +248,15 @@ def run_sweep(
             worker died, before the configuration is reported as failed.
         index: if given, the name of a column holding each row's position in ``configs`` (to
             attach labels to runs whose configurations differ only in nested entries).
+        data: files or folders the runs read, by name (e.g. ``{"data_path": path}``); their
+            content is part of the cache key. Pass the paths themselves to the runs in ``options``.
 
     Each result gets the configuration's scalar entries as columns (unless it has a column of
     that name already), and the results are concatenated in the order of ``configs``. A run that
-    raises stops the sweep with an error naming its configuration; finished results stay cached.
-    On a Dask cluster the other tasks finish first (and are cached), then one error lists every
-    configuration that failed.
+    raises stops the sweep with an error naming its configuration; finished results stay cached
+    (local workers: the runs already under way finish and are cached too). On a Dask cluster the
+    other tasks finish first (and are cached), then one error lists every configuration that
+    failed. Ctrl-C keeps every finished run in the cache and stops the rest at once.
     """
     configs = list(configs)
     options = dict(options or {})
@@ -212,18 +268,24 @@ def run_sweep(
         raise ValueError(f"options {clash} are also configuration keys; give each argument in one place")
     if isinstance(cache, (str, Path)):
         cache = ResultCache(cache)
+    in_processes = client is not None or workers > 1
+    threads = threads_per_worker if in_processes else torch.get_num_threads()
+    context = run_context(run, threads=threads if _on_cpu(options) else None, data=data)
     results: dict[int, pd.DataFrame] = {}
     if cache is not None:
         for k, config in enumerate(configs):
-            found = cache.get(config)
+            found = _lookup(cache, config, context)
             if found is not None:
                 results[k] = found
     todo = [k for k in range(len(configs)) if k not in results]
+    if cache is not None and todo:
+        check_writable(cache.root)
+        clean_temporaries(cache.root)
     bar = tqdm(total=len(configs), initial=len(results), desc="sweep", disable=not progress, leave=False)
 
     def finish(k: int, result: pd.DataFrame) -> None:
         if cache is not None:
-            cache.put(configs[k], result)
+            cache.put(configs[k], result, context)
         results[k] = result
         bar.update()
 
@@ -232,7 +294,8 @@ def run_sweep(
 
     try:
         if client is not None and todo:
-            _run_on_dask(client, run, configs, todo, options, threads_per_worker, retries, finish, failed)
+            key = lambda k: config_key(configs[k], context)  # noqa: E731
+            _run_on_dask(client, run, configs, todo, options, threads, retries, finish, failed, key)
         elif workers == 1 or len(todo) <= 1:
             for k in todo:
                 try:
@@ -241,23 +304,7 @@ def run_sweep(
                     raise failed(k, err) from err
                 finish(k, result)
         else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                min(workers, len(todo)), mp_context=context, initializer=_init_worker, initargs=(threads_per_worker,)
-            ) as pool:
-                futures = {pool.submit(_call, run, configs[k], options): k for k in todo}
-                try:
-                    for future in as_completed(futures):
-                        k = futures[future]
-                        try:
-                            result = future.result()
-                        except Exception as err:
-                            raise failed(k, err) from err
-                        finish(k, result)
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
+            _run_in_processes(run, configs, todo, options, workers, threads, finish, failed)
     finally:
         bar.close()
     frames = []
@@ -279,17 +326,20 @@ def notebook_sweep(
     workers: int = 1,
     scheduler: str | None = None,
     progress: bool = False,
+    data: Mapping[str, str | Path | None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """``run_sweep`` as the notebooks call it (``anchor.sweep_staircase``, ``anchor.sweep_ssl``).
 
     ``workers`` local processes share this machine's two threads (one each when there are two or
     more); ``scheduler`` (a Dask address; empty: none) sends the runs to a cluster instead; the
-    runs' own progress bars only for in-process runs; an empty ``cache`` stores nothing. Extra
-    ``options`` go to every run. The result has a ``run`` column: each row's position in ``configs``.
+    runs' own progress bars only for in-process runs; an empty ``cache`` stores nothing; ``data``
+    names the files whose content is part of the cache key. Extra ``options`` go to every run.
+    The result has a ``run`` column: each row's position in ``configs``.
     """
     options = {"device": device, "progress": progress and workers == 1 and not scheduler, **options}
     return run_sweep(
         configs, run, cache=cache or None, options=options, workers=workers,
         threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress, index="run",
+        data=data,
     )  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ._checks import check_float, check_int
+from ._checks import check_float, check_int, check_seed
 
 CHUNK_VALUES = 1 << 22  # log ratios held at once (32 MiB in float64)
 
@@ -46,7 +46,7 @@ def tuple_log_ratios(
     K = check_int("K", K, low=1)
     n_tuples = check_int("n_tuples", n_tuples, low=2)
     chunk = max(1, CHUNK_VALUES // K) if chunk is None else check_int("chunk", chunk, low=1)
-    generator = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    generator = torch.Generator().manual_seed(check_seed(seed))
     for start in range(0, n_tuples, chunk):
         m = min(chunk, n_tuples - start)
         x, y = sampler.sample(m, generator=generator, dtype=torch.float64)

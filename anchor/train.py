@@ -17,7 +17,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from ._checks import check_float, check_int
+from ._checks import check_device, check_float, check_int, check_seed
 from .critics import Critic
 from .data import Staircase
 from .objectives import Objective
@@ -25,12 +25,38 @@ from .objectives import Objective
 Z95 = 1.959963984540054  # standard normal 97.5% quantile
 
 
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN or infinite loss; ``history`` holds the steps before it."""
+DIVERGENCE_NATS = 1e3
+"""An estimate beyond +-1,000 nats (a density ratio of e^1000) counts as a diverged run: no data set
+that fits in memory supports such a value (a bound reads at most log n), so it means the critic
+or the estimator's formula has blown up (e.g. DV or MINE at a high learning rate)."""
 
-    def __init__(self, message: str, history: pd.DataFrame) -> None:
+
+class DivergedError(RuntimeError):
+    """Training diverged: the loss became NaN or infinite, or the estimate left +-``DIVERGENCE_NATS``.
+
+    ``history`` holds every step up to and including the one that diverged (``step``), so even a
+    run that diverges at step 0 has a row; ``reason`` says what happened.
+    """
+
+    def __init__(self, message: str, history: pd.DataFrame, *, step: int = -1, reason: str = "") -> None:
         super().__init__(message)
         self.history = history
+        self.step = step
+        self.reason = reason
+
+
+NonFiniteLossError = DivergedError
+"""The former name of ``DivergedError``."""
+
+
+def divergence(loss: float, estimate: float, limit: float = DIVERGENCE_NATS) -> str | None:
+    """Why a training step counts as diverged, or None: a non-finite loss, or an estimate that is
+    not finite or whose magnitude exceeds ``limit`` nats."""
+    if not math.isfinite(loss):
+        return f"the training loss became {loss}"
+    if not math.isfinite(estimate) or abs(estimate) > limit:
+        return f"the estimate reached {estimate:.3g} nats (beyond +-{limit:g})"
+    return None
 
 
 class ArraySampler:
@@ -87,6 +113,7 @@ def fit(
     ema_decay: float | None = None,
     desc: str | None = None,
     track: Sequence[Objective] = (),
+    divergence_nats: float = DIVERGENCE_NATS,
 ) -> Fit:
     """Train ``critic`` on ``objective`` with Adam, a fresh batch of ``batch_size`` pairs per step.
 
@@ -106,13 +133,16 @@ def fit(
         track: other objectives whose estimate is recorded on every batch as well, in columns
             ``estimate_<name>`` (e.g. the plug-in of a critic trained with InfoNCE); they do not
             affect training.
+        divergence_nats: training stops as diverged when the batch estimate's magnitude exceeds
+            this (``DIVERGENCE_NATS``), as it does when the loss is NaN or infinite.
 
     Returns:
         ``Fit`` whose ``history`` has columns step, mi_true, estimate, loss, objective (nats), and
         one ``estimate_<name>`` column per tracked objective.
 
     Raises:
-        NonFiniteLossError: the loss became NaN or infinite; its ``history`` keeps earlier steps.
+        DivergedError: the loss became NaN or infinite, or the estimate left +-divergence_nats;
+            its ``history`` keeps every step up to the one that diverged.
     """
     if isinstance(data, Staircase):
         steps = data.steps if steps is None else steps
@@ -130,12 +160,13 @@ def fit(
     if isinstance(data, ArraySampler) and batch_size > len(data):
         raise ValueError(f"batch_size must be at most the number of training pairs ({len(data)}), got {batch_size}")
     lr = check_float("lr", lr, low=0.0, low_open=True)
+    divergence_nats = check_float("divergence_nats", divergence_nats, low=0.0, low_open=True)
     callback_every = check_int("callback_every", callback_every, low=1)
 
-    device = _parameter_device(critic) if device is None else torch.device(device)
+    device = _parameter_device(critic) if device is None else check_device(device)
     critic.to(device)
     generator = torch.Generator(device="cpu" if isinstance(data, ArraySampler) else device)
-    generator.manual_seed(check_int("seed", seed, low=0))
+    generator.manual_seed(check_seed(seed))
     params = [p for p in critic.parameters() if p.requires_grad]
     dtype = params[0].dtype if params else torch.float32  # batches are drawn in the critic's dtype
     optimizer = torch.optim.Adam(params, lr=lr, fused=True) if params else None
@@ -166,19 +197,6 @@ def fit(
         x, y = sampler.sample(batch_size, generator=generator, device=device, dtype=dtype)
         logits = critic(x, y)  # (B, B)
         loss = objective.loss(logits)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"{objective.name}: the training loss became {loss.item()} at step {step} "
-                f"(true MI {sampler.mi:.3g} nats, lr {lr:g}); the critic diverged. Lower lr, use a "
-                "smaller MI, or use a bounded objective such as 'anchor'.",
-                history(),
-            )
-        if optimizer is not None:
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if averaged is not None:
-                averaged.update_parameters(critic)
         with torch.no_grad():
             value = objective.estimate(logits.detach()).item()
             for column, estimate in tracked.items():
@@ -187,6 +205,23 @@ def fit(
         rows["mi_true"].append(sampler.mi)
         rows["estimate"].append(value)
         rows["loss"].append(loss.item())
+        reason = divergence(rows["loss"][-1], value, divergence_nats)
+        if reason is not None:
+            bar.close()
+            truth = "" if math.isnan(sampler.mi) else f"true MI {sampler.mi:.3g} nats, "
+            raise DivergedError(
+                f"{objective.name} diverged at step {step}: {reason} ({truth}lr {lr:g}). "
+                "Lower lr, use a smaller MI, or use a bounded objective such as 'anchor'.",
+                history(),
+                step=step,
+                reason=reason,
+            )
+        if optimizer is not None:
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(critic)
         if progress and step % 50 == 0:
             bar.set_postfix(estimate=f"{value:.3f}", true=f"{sampler.mi:.3f}")
         last = step == steps - 1

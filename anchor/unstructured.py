@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -158,16 +159,53 @@ def find_imdb_embeddings() -> Path | None:
     return None
 
 
+IMDB_DIM = 768  # BERT-base sentence embeddings
+
+
+def _read_imdb(file: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The checked arrays of an IMDB embeddings file: embeddings (n, 768) float, labels (n,) in {0, 1}.
+
+    Loads arrays only (``allow_pickle=False``); anything else is refused with what was expected.
+    """
+    try:
+        data = np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{file} is not a readable .npz file ({type(err).__name__}: {err}). {IMDB_HELP}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{file} holds a single array, not an .npz archive of named arrays. {IMDB_HELP}")
+    with data:
+        missing = {"embeddings", "labels"} - set(data.files)
+        if missing:
+            raise ValueError(f"{file} lacks the arrays {sorted(missing)}. {IMDB_HELP}")
+        try:
+            embeddings, labels = data["embeddings"], data["labels"]
+        except ValueError as err:  # an object array inside the archive
+            raise ValueError(f"{file}: {err}. {IMDB_HELP}") from None
+    if embeddings.ndim != 2 or embeddings.shape[1] != IMDB_DIM or embeddings.dtype.kind != "f":
+        raise ValueError(
+            f"{file}: 'embeddings' must be a float array of shape (n, {IMDB_DIM}), got {embeddings.dtype} of "
+            f"shape {embeddings.shape}. {IMDB_HELP}"
+        )
+    if labels.ndim != 1 or labels.shape[0] != embeddings.shape[0] or labels.dtype.kind not in "biu":
+        raise ValueError(
+            f"{file}: 'labels' must be an integer array of shape ({embeddings.shape[0]},), one per embedding, got "
+            f"{labels.dtype} of shape {labels.shape}. {IMDB_HELP}"
+        )
+    if not np.isin(labels, (0, 1)).all():
+        raise ValueError(
+            f"{file}: 'labels' must be 0 (negative) or 1 (positive), got {sorted(set(labels.tolist()))[:5]}"
+        )
+    if not np.isfinite(embeddings).all():
+        raise ValueError(f"{file}: 'embeddings' holds NaN or infinite values")
+    return embeddings.astype(np.float32), labels
+
+
 @lru_cache(maxsize=2)
 def _imdb_pools(path: str) -> torch.Tensor:
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"IMDB embeddings not found at {file}. {IMDB_HELP}")
-    with np.load(file) as data:
-        missing = {"embeddings", "labels"} - set(data.files)
-        if missing:
-            raise ValueError(f"{file} lacks the arrays {sorted(missing)}. {IMDB_HELP}")
-        embeddings, labels = data["embeddings"].astype(np.float32), data["labels"]
+    embeddings, labels = _read_imdb(file)
     counts = [int((labels == c).sum()) for c in (0, 1)]
     if min(counts) < 2:
         raise ValueError(f"{file} needs at least 2 embeddings of each label, got {counts}")

@@ -40,37 +40,37 @@
 # (`python -m anchor.reproduce --profile quick --only anchor_nu_k`).
 
 # %% tags=["parameters"]
-profile = "smoke"
-figure_dir = "../results/figures"
-cache_dir = ""  # folder of cached training runs; empty: no cache
-bits = [2.0, 4.0, 6.0, 8.0, 10.0]
-nus = [0.0, 0.1, 0.5, 1.0, 2.0, 8.0, 64.0]  # anchor weights, each with K of B - 1
-ks = [1, 4, 16]  # tuple sizes, each with nu of 1; K of B - 1 is in the nu sweep
-seeds = [0, 1, 2]
-initial_offsets = [-2.0, 0.0, 2.0]  # per seed: where the quadratic critic's offset b starts
-steps_per_level = 20  # quadratic critic
-lr = 0.01  # quadratic critic (a few parameters; Adam moves b by about lr per step)
-mlp_steps_per_level = 10  # separable MLP critic; 0 skips part 2
-mlp_lr = 5e-4
-mlp_seeds = [0]
-batch_size = 64
-dim = 10
-interp_bits = 2.0  # true MI of the 1-D Gaussian in part 3
-interp_k = 256
-interp_tuples = 200
-betas = [0.001, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0]
-critic_perturbations = [
+profile: str = "smoke"
+figure_dir: str = "../results/figures"
+cache_dir: str = ""  # folder of cached training runs; empty: no cache
+bits: list[float] = [2.0, 4.0, 6.0, 8.0, 10.0]
+nus: list[float] = [0.0, 0.1, 0.5, 1.0, 2.0, 8.0, 64.0]  # anchor weights, each with K of B - 1
+ks: list[int] = [1, 4, 16]  # tuple sizes, each with nu of 1; K of B - 1 is in the nu sweep
+seeds: list[int] = [0, 1, 2]
+initial_offsets: list[float] = [-2.0, 0.0, 2.0]  # per seed: where the quadratic critic's offset b starts
+steps_per_level: int = 20  # quadratic critic
+lr: float = 0.01  # quadratic critic (a few parameters; Adam moves b by about lr per step)
+mlp_steps_per_level: int = 10  # separable MLP critic; 0 skips part 2
+mlp_lr: float = 5e-4
+mlp_seeds: list[int] = [0]
+batch_size: int = 64
+dim: int = 10
+interp_bits: float = 2.0  # true MI of the 1-D Gaussian in part 3
+interp_k: int = 256
+interp_tuples: int = 200
+betas: list[float] = [0.001, 0.01, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1000.0]
+critic_perturbations: list[list[float]] = [
     [1.0, 0.0],
     [1.0, 0.5],
     [1.0, -0.5],
     [0.8, 0.0],
 ]  # scale and offset of c, scale * log r + offset
-device = "cpu"
-workers = 1  # training processes running at once
-scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
-progress = False
-check_claims = False  # assert the 5% claim (only meaningful at quick / paper level lengths)
-seed = 0
+device: str = "cpu"
+workers: int = 1  # training processes running at once
+scheduler: str = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
+progress: bool = False
+check_claims: bool = False  # assert the 5% claim (only meaningful at quick / paper level lengths)
+seed: int = 0
 
 # %%
 import math
@@ -145,7 +145,7 @@ def per_level(history):
 # statistics are over the last quarter of each level (the last 1,000 steps of a 4,000-step
 # level). Tables in nats.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 configs, labels = sweep_configs("quadratic", steps_per_level, lr, seeds, initial_offsets)
 history = run(configs, labels)
 by_seed, summary = per_level(history)
@@ -168,7 +168,7 @@ print(consistent.pivot_table(index=["nu", "K"], columns="bits", values="mse").ro
 # plug-in with it. (In float64 the residue is about 1e-16, below Adam's epsilon, and the offset
 # does stay put; `tests/test_staircase.py` checks both.) Either way nothing ties it to the truth.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 zero = by_seed[by_seed.nu == 0]
 if len(zero):
     print("nu = 0: plug-in minus truth (nats); rows: seed (starting offset), columns: bits")
@@ -190,7 +190,7 @@ if len(zero):
 # (lr 0.01, 2,000 steps per level) it drifts about 6% high at 6 and 8 bits; with lr 0.005 and
 # 4,000 steps per level the same runs stay within 4% (see the README).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 worst = consistent.loc[consistent.groupby(["nu", "K"]).relative_error.apply(lambda e: e.abs().idxmax())]
 worst = worst[["nu", "K", "bits", "relative_error"]].assign(within_5pct=worst.relative_error.abs() <= 0.05)
 print("largest relative error over the levels, per setting (mean over seeds):")
@@ -271,7 +271,7 @@ plt.show()
 # Not asserted: here the critic cannot represent the log ratio exactly and the level length
 # decides how close training gets; the table shows what these runs reach.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 if mlp_steps_per_level:
     mlp_configs, mlp_labels = sweep_configs("separable", mlp_steps_per_level, mlp_lr, mlp_seeds)
     mlp_history = run(mlp_configs, mlp_labels)
@@ -298,7 +298,7 @@ else:
 # differ, and the anchor's value slides from DV to NWJ as beta grows, in order:
 # DV >= anchor(beta) >= NWJ.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 interp_sampler = anchor.GaussianSampler(1, mi=anchor.bits_to_nats(interp_bits))
 interp = anchor_interpolation(
     interp_sampler, K=interp_k, betas=betas, critics=[tuple(c) for c in critic_perturbations],
@@ -316,7 +316,7 @@ print(interp.groupby("critic", sort=False)[["dv", "nwj"]].first().round(3).to_st
 # difference to its limit; at small beta it is within 0.02 nats of DV and at large beta within
 # 0.02 nats of NWJ; with the true critic all equal I within four standard errors.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 tol = 1e-9
 assert (interp.limit <= interp.dv + tol).all() and (interp.limit >= interp.nwj - tol).all()
 for name, group in interp.groupby("critic", sort=False):

@@ -37,27 +37,27 @@
 # profile (`python -m anchor.reproduce --profile quick --only infonce_bound`).
 
 # %% tags=["parameters"]
-profile = "smoke"
-figure_dir = "../results/figures"
-cache_dir = ""  # folder of cached training runs; empty: no cache
-mi_bits_1d = [1.0, 2.0, 4.0, 6.0]  # true MI of the 1-D Gaussian curves
-mi_bits_10d = [2.0, 6.0, 10.0]  # true MI of the 10-d Gaussian curves
-max_log2_k = 8  # K runs over 2, 4, 8 and so on up to 2 ** max_log2_k
-n_tuples = 400  # Monte Carlo tuples per point, 1-D
-n_tuples_10d = 200  # Monte Carlo tuples per point, 10-d; each costs K * 10
-example_tuples = 2000  # tuples for the paper example points: 1-D, 2 bits, K of 4 and 64
-seed = 0
-offset_bits = 4.0  # true MI of part 2, on the 10-d Gaussian
-offset_steps = 40  # training steps per run in part 2
-offset_seeds = [0, 1, 2]
-critic = "separable"
-batch_size = 64
-lr = 5e-4
-device = "cpu"
-workers = 1  # training processes running at once
-scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
-progress = False
-check_claims = False  # assert the part 2 claims (meaningful for trained critics, not at smoke length)
+profile: str = "smoke"
+figure_dir: str = "../results/figures"
+cache_dir: str = ""  # folder of cached training runs; empty: no cache
+mi_bits_1d: list[float] = [1.0, 2.0, 4.0, 6.0]  # true MI of the 1-D Gaussian curves
+mi_bits_10d: list[float] = [2.0, 6.0, 10.0]  # true MI of the 10-d Gaussian curves
+max_log2_k: int = 8  # K runs over 2, 4, 8 and so on up to 2 ** max_log2_k
+n_tuples: int = 400  # Monte Carlo tuples per point, 1-D
+n_tuples_10d: int = 200  # Monte Carlo tuples per point, 10-d; each costs K * 10
+example_tuples: int = 2000  # tuples for the paper example points: 1-D, 2 bits, K of 4 and 64
+seed: int = 0
+offset_bits: float = 4.0  # true MI of part 2, on the 10-d Gaussian
+offset_steps: int = 40  # training steps per run in part 2
+offset_seeds: list[int] = [0, 1, 2]
+critic: str = "separable"
+batch_size: int = 64
+lr: float = 5e-4
+device: str = "cpu"
+workers: int = 1  # training processes running at once
+scheduler: str = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
+progress: bool = False
+check_claims: bool = False  # assert the part 2 claims (meaningful for trained critics, not at smoke length)
 
 # %%
 import math
@@ -87,7 +87,7 @@ ks = [2**p for p in range(1, max_log2_k + 1)]
 # whose means are known (E_p[log r] = I and E_q[r] = 1) so that the small gap I - D_KJS(K) at
 # large K is not lost in sampling noise. Values in bits, with standard errors.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 rows = []
 for dim, levels, n in ((1, mi_bits_1d, n_tuples), (10, mi_bits_10d, n_tuples_10d)):
     for j, bits in enumerate(levels):
@@ -107,7 +107,7 @@ print(curve.pivot_table(index=["dim", "mi_bits"], columns="K", values="value_bit
 # %% [markdown]
 # The paper's example, on the 1-D Gaussian with I = 2 bits, with more tuples:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 example_sampler = anchor.GaussianSampler(1, mi=anchor.bits_to_nats(2.0))
 paper_example = {4: 1.19, 64: 1.93}
 example = {}
@@ -122,7 +122,7 @@ for K, theirs in paper_example.items():
 # count of points below I by more than four is printed), the gap to I shrinks as K doubles
 # (up to three standard errors), and the paper's example is matched to 0.05 bits.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 assert (curve.max_tuple <= np.log(curve.K) + 1e-12).all(), "a tuple exceeded log K"
 z = curve.gap_bits / curve.stderr_bits
 assert (z > -3).all(), f"a point lies above the true MI: {curve[z <= -3]}"
@@ -183,7 +183,7 @@ plt.show()
 # plug-in mean of the critic over the batch's joint pairs (`run_staircase(..., track=...)`). The
 # table compares the runs over their last quarter.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 configs = []
 for name, other in (("infonce", "anchor"), ("anchor", "infonce")):
     for config in anchor.staircase_configs(
@@ -215,7 +215,7 @@ print(spread.round(3).to_string())
 # relative error is printed: trained from scratch at one level, its plug-in approaches the truth
 # from above and is still settling at the end of a short run.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 value_range = offsets.infonce_value.max() - offsets.infonce_value.min()
 infonce_plug, anchor_plug = (offsets[offsets.objective == name].plug_in for name in ("infonce", "anchor"))
 print(f"InfoNCE value, range over all {len(offsets)} critics: {value_range:.3f} nats")

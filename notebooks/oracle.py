@@ -32,13 +32,13 @@
 # (`python -m anchor.reproduce --profile quick --only oracle`).
 
 # %% tags=["parameters"]
-profile = "smoke"
-figure_dir = "../results/figures"
-dim = 10
-batch_size = 64
-n_batches = 40
-levels_bits = [2.0, 4.0, 6.0, 8.0, 10.0]
-seed = 0
+profile: str = "smoke"
+figure_dir: str = "../results/figures"
+dim: int = 10
+batch_size: int = 64
+n_batches: int = 40
+levels_bits: list[float] = [2.0, 4.0, 6.0, 8.0, 10.0]
+seed: int = 0
 
 # %%
 import math
@@ -59,7 +59,7 @@ use_style()
 # Each objective's value on `n_batches` batches of held-out joint pairs (float64), with a
 # standard error across the i.i.d. pairs (plug-in) or batches (bounds).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 rows = []
 for k, bits in enumerate(levels_bits):
     sampler = anchor.GaussianSampler(dim, mi=anchor.bits_to_nats(bits))

@@ -37,22 +37,24 @@
 # each level.
 
 # %% tags=["parameters"]
-profile = "smoke"
-figure_dir = "../results/figures"
-cache_dir = ""  # folder of cached training runs; empty: no cache
-rules = ["log", "brier", "spherical", "pseudo-spherical 1.5", "pseudo-spherical 3", "chi2", "nce"]
-critics = {"separable": 10, "joint": 4}  # critic -> steps per level (the paper: 4000 each)
-seeds = [0, 1]
-joint_seeds = None  # None: the same as seeds
-bits = [2.0, 4.0, 6.0, 8.0, 10.0]
-batch_size = 64
-lr = 5e-4
-dim = 10
-device = "cpu"
-workers = 1  # training processes running at once
-scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
-progress = False
-seed = 0
+from typing import Optional
+
+profile: str = "smoke"
+figure_dir: str = "../results/figures"
+cache_dir: str = ""  # folder of cached training runs; empty: no cache
+rules: list[str] = ["log", "brier", "spherical", "pseudo-spherical 1.5", "pseudo-spherical 3", "chi2", "nce"]
+critics: dict[str, int] = {"separable": 10, "joint": 4}  # critic -> steps per level (the paper: 4000 each)
+seeds: list[int] = [0, 1]
+joint_seeds: Optional[list[int]] = None  # None: the same as seeds
+bits: list[float] = [2.0, 4.0, 6.0, 8.0, 10.0]
+batch_size: int = 64
+lr: float = 5e-4
+dim: int = 10
+device: str = "cpu"
+workers: int = 1  # training processes running at once
+scheduler: str = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
+progress: bool = False
+seed: int = 0
 
 # %%
 import math
@@ -86,7 +88,7 @@ if unknown:
 # %% [markdown]
 # ## Train (or load from the cache)
 
-# %%
+# %% tags=["nbval-ignore-output"]
 configs, labels = [], []
 for critic, steps in critics.items():
     run_seeds = seeds if critic != "joint" or joint_seeds is None else joint_seeds
@@ -123,7 +125,7 @@ plt.show()
 # Per run, the statistics over the end of each level; then the mean over seeds and, for the
 # MSE, its standard deviation across seeds (nats). Written to `scoring_rules_levels.csv`.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 per_run = anchor.level_summary(history, by=("critic", "objective", "seed"))
 summary = (
     per_run.groupby(["critic", "objective", "level"], sort=False)
@@ -154,7 +156,7 @@ for critic in critics:
 # Which rule has the lowest MSE at each level (mean over seeds)? The paper reports the log score
 # as the most accurate; the cell prints what these runs give rather than asserting it.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 for critic in critics:
     part = summary[summary.critic == critic]
     best = part.loc[part.groupby("bits").mse.idxmin()].set_index("bits").objective

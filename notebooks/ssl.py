@@ -47,31 +47,33 @@
 # (`python -m anchor.reproduce --profile quick --only ssl_mnist`).
 
 # %% tags=["parameters"]
-profile = "smoke"
-figure_dir = "../results/figures"
-cache_dir = ""  # folder of cached runs and checkpoints; empty: a temporary folder
-name = "ssl_mnist"  # prefix of the figure and table files
-dataset = "mnist"  # mnist, cifar10 or cifar100
-data_root = ""  # folder of the CIFAR pickle files; empty: ANCHOR_CIFAR_ROOT or ./data
-objectives = ["infonce", "anchor", "chi2", "nce", "anchor-spherical", "anchor-brier"]
-seeds = [0]
-encoder = "small-cnn"  # small-cnn or resnet18
-width = 8  # encoder width; None: the encoder default
-epochs = 1
-batch_size = 128
-train_size = 512  # first images of the training split; None: all
-lr = 2e-3
-weight_decay = 1e-6
-warmup_epochs = 0
-temperature = 0.2
-proj_dim = 32
-knn_every = 1  # k-NN accuracy every this many epochs
-device = "cpu"
-workers = 1  # training processes running at once
-scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
-progress = False
-check_claims = False  # assert that trained encoders beat the random one
-seed = 0
+from typing import Optional
+
+profile: str = "smoke"
+figure_dir: str = "../results/figures"
+cache_dir: str = ""  # folder of cached runs and checkpoints; empty: a temporary folder
+name: str = "ssl_mnist"  # prefix of the figure and table files
+dataset: str = "mnist"  # mnist, cifar10 or cifar100
+data_root: str = ""  # folder of the CIFAR pickle files; empty: ANCHOR_CIFAR_ROOT or ./data
+objectives: list[str] = ["infonce", "anchor", "chi2", "nce", "anchor-spherical", "anchor-brier"]
+seeds: list[int] = [0]
+encoder: str = "small-cnn"  # small-cnn or resnet18
+width: Optional[int] = 8  # encoder width; None: the encoder default
+epochs: int = 1
+batch_size: int = 128
+train_size: Optional[int] = 512  # first images of the training split; None: all
+lr: float = 2e-3
+weight_decay: float = 1e-6
+warmup_epochs: int = 0
+temperature: float = 0.2
+proj_dim: int = 32
+knn_every: int = 1  # k-NN accuracy every this many epochs
+device: str = "cpu"
+workers: int = 1  # training processes running at once
+scheduler: str = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
+progress: bool = False
+check_claims: bool = False  # assert that trained encoders beat the random one
+seed: int = 0
 
 # %%
 import itertools
@@ -110,7 +112,7 @@ checkpoints = str(root / "ssl-checkpoints")
 # %% [markdown]
 # ## Train every objective and seed (or load them from the cache)
 
-# %%
+# %% tags=["nbval-ignore-output"]
 configs = anchor.ssl_configs(objectives, seeds, **settings)
 baselines = anchor.ssl_configs([None], seeds, **{**settings, "epochs": 0})
 results = anchor.sweep_ssl(
@@ -127,7 +129,7 @@ print(f"{len(configs)} trained runs and {len(baselines)} random encoders; diverg
 #
 # Written to `<name>_table.csv` (per-run values in `<name>_runs.csv`).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 order = [LABELS[o] for o in [*objectives, anchor.RANDOM_INIT]]
 metrics = {"probe_top1": "top-1", "probe_top5": "top-5", "knn_top1": "20-NN"}
 percent = per_run.assign(**{m: 100 * per_run[m] for m in metrics})
@@ -155,7 +157,7 @@ _ = save_table(per_run.drop(columns="label"), f"{name}_runs", figure_dir)
 # and of the anchor beats the best random-initialised encoder's linear probe by at least 5
 # points (top-1).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 top1 = percent.pivot_table(index="seed", columns="objective", values="probe_top1")
 if {"infonce", "anchor"} <= set(top1):
     diff = top1["anchor"].mean() - top1["infonce"].mean()
@@ -210,7 +212,7 @@ plt.show()
 # and views, so only the objective differs; across seeds everything differs. For scale, the CKA
 # between InfoNCE encoders of two seeds. Runs that diverged have no features and are left out.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 finished = per_run[per_run.diverged == 0]
 finished = set(zip(finished.objective, finished.seed, strict=True))
 features = {
@@ -243,7 +245,7 @@ print("the paper (CIFAR-100): InfoNCE vs anchor about 0.88")
 # encoder is left out: in eval mode its batch-norm layers still hold their initial statistics,
 # so its projections nearly coincide (alignment and uniformity both about 0).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(4.6, 3.6))
 for objective in objectives:
     part = per_run[per_run.objective == objective]

@@ -41,26 +41,40 @@
 # and an interrupted run resumes.
 
 # %% tags=["parameters"]
-profile = "smoke"
-figure_dir = "../results/figures"
-cache_dir = ""  # folder of cached runs; empty: no cache
-domain = "gaussian"
-estimators = ["infonce", "nwj", "dv", "mine", "js", "smile-1", "smile-5", "smile-inf", "nce", "chi2", "anchor"]
-critics = {"separable": 20, "joint": 8}  # critic -> steps per level (the paper: 4000 each)
-joint_estimators = None  # None: the same as `estimators`; a shorter list saves time (joint is slower)
-bits = [2.0, 4.0, 6.0, 8.0, 10.0]
-batch_size = 64
-lr = 5e-4
-seed = 0
-dim = 10
-image_size = 32
-data_path = ""  # imdb embeddings file; empty: anchor.find_imdb_embeddings()
-device = "cpu"
-workers = 1  # training processes running at once
-scheduler = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
-progress = False
-check_claims = False  # assert the accuracy claims (only meaningful for full-length levels)
-variants = {}  # label: run_staircase arguments to change for an extra anchor run (see profiles.yaml)
+from typing import Optional
+
+profile: str = "smoke"
+figure_dir: str = "../results/figures"
+cache_dir: str = ""  # folder of cached runs; empty: no cache
+domain: str = "gaussian"
+estimators: list[str] = [
+    "infonce",
+    "nwj",
+    "dv",
+    "mine",
+    "js",
+    "smile-1",
+    "smile-5",
+    "smile-inf",
+    "nce",
+    "chi2",
+    "anchor",
+]
+critics: dict[str, int] = {"separable": 20, "joint": 8}  # critic -> steps per level (the paper: 4000 each)
+joint_estimators: Optional[list[str]] = None  # None: as `estimators`; a shorter list saves time (joint is slow)
+bits: list[float] = [2.0, 4.0, 6.0, 8.0, 10.0]
+batch_size: int = 64
+lr: float = 5e-4
+seed: int = 0
+dim: int = 10
+image_size: int = 32
+data_path: str = ""  # imdb embeddings file; empty: anchor.find_imdb_embeddings()
+device: str = "cpu"
+workers: int = 1  # training processes running at once
+scheduler: str = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
+progress: bool = False
+check_claims: bool = False  # assert the accuracy claims (only meaningful for full-length levels)
+variants: dict[str, dict] = {}  # label: run_staircase arguments to change for an extra anchor run (see profiles.yaml)
 
 # %%
 import math
@@ -84,7 +98,7 @@ FULL_LEVEL = 4000  # steps per level at which the accuracy claims are checked
 # One run per critic and estimator; each is a `run_staircase` call, so any row of the table below
 # can be rerun on its own with the same arguments.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 imdb_path = None
 if domain == "imdb":
     found = data_path or anchor.find_imdb_embeddings()
@@ -139,7 +153,7 @@ plt.show()
 # over 64 pairs still varies. The table is written to `staircase_<domain>_levels.csv` beside the
 # figures.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 summary = anchor.level_summary(history, by=("critic", "objective"))
 summary.insert(3, "mi_true_bits", (summary.mi_true / math.log(2)).round(1))
 if domain in ("gaussian", "cubic"):  # the floor: the true critic's per-batch spread
@@ -241,7 +255,7 @@ else:
 # of the estimators' own standard deviation (see the table above), larger for the noisy ones
 # (MINE, SMILE).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 if domain == "gaussian" and "joint" in critics:
     ours = summary[summary.critic == "joint"].pivot_table(index="objective", columns="level", values="mean")
     rows = []

@@ -157,10 +157,95 @@ def test_nan_loss_stops_training_and_says_so():
             model.net[-1].bias.fill_(1e3)  # exp(1000) overflows
 
     with pytest.raises(
-        anchor.NonFiniteLossError, match=r"nwj: the training loss became (nan|inf) at step 3.*Lower lr"
+        anchor.DivergedError,
+        match=r"nwj diverged at step 3: the training loss became (nan|inf) \(true MI 3 nats.*Lower lr",
     ) as err:
         anchor.fit(
             critic, anchor.get_objective("nwj"), sampler, steps=10, progress=False, callback=blow_up, callback_every=3
         )
-    assert list(err.value.history["step"]) == [0, 1, 2]
-    assert np.isfinite(err.value.history["estimate"]).all()
+    assert list(err.value.history["step"]) == [0, 1, 2, 3] and err.value.step == 3
+    assert np.isfinite(err.value.history["estimate"][:3]).all()
+    assert not np.isfinite(err.value.history["loss"].iloc[-1])
+
+
+def test_a_finite_blow_up_stops_training_too():
+    """DV at a learning rate of 1e3 reads -1e34 nats without a NaN: that is divergence as well."""
+    sampler = anchor.GaussianSampler(10, mi=2.0)
+    critic = anchor.SeparableCritic(10, 10)
+    with pytest.raises(
+        anchor.DivergedError, match=r"dv diverged at step \d+: the estimate reached .* nats \(beyond \+-1000\)"
+    ):
+        anchor.fit(critic, anchor.get_objective("dv"), sampler, steps=300, lr=1e3, progress=False)
+    history = anchor.run_staircase(domain="gaussian", objective="dv", critic="separable", lr=1e3, steps_per_level=50)
+    assert history.diverged.all() and abs(history.estimate.iloc[-1]) > 1e3 and len(history) < 250
+    with pytest.raises(ValueError, match="divergence_nats must be"):
+        anchor.fit(critic, anchor.get_objective("dv"), sampler, steps=1, divergence_nats=0.0)
+
+
+def test_estimate_mi_names_the_fold_that_diverged():
+    x, y = anchor.GaussianSampler(10, mi=2.0).sample(3000, seed=1)
+    with pytest.raises(
+        anchor.EstimateError,
+        match=r"critic of fold 1 of 2 \(dv, separable critic\) diverged at step \d+: the estimate reached.*lower lr",
+    ) as err:
+        anchor.estimate_mi(x, y, objective="dv", lr=1e3, folds=2, max_steps=300, progress=False)
+    assert "true MI nan" not in str(err.value) and err.value.fold == 0 and len(err.value.folds) == 0
+    assert len(err.value.history) >= 1
+
+
+@pytest.mark.parametrize(
+    ("array", "message"),
+    [
+        (np.array([["a", "b"]] * 20), r"x must hold numbers, got a numpy array of dtype <U1 .*x\.astype\(float\)"),
+        (np.array([[1.0, None]] * 20, dtype=object), r"x must hold numbers, got a numpy array of dtype object"),
+        (np.zeros((20, 0)), r"x has no columns \(shape \(20, 0\)\); it needs at least one feature"),
+    ],
+)
+def test_arrays_that_are_not_numbers(array, message):
+    _, y = _xy(20)
+    with pytest.raises(ValueError, match=message):
+        anchor.estimate_mi(array, y, progress=False)
+
+
+def test_bad_devices_seeds_steps_and_parameters_are_named():
+    x, y = _xy()
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"device='cuda' asks for CUDA, which is not available here"):
+            anchor.estimate_mi(x, y, device="cuda", progress=False)
+    with pytest.raises(ValueError, match=r"device must be a torch device such as 'cpu' or 'cuda', got 'gpu'"):
+        anchor.estimate_mi(x, y, device="gpu", progress=False)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 4294967295\], got 18446744073709551616"):
+        anchor.estimate_mi(x, y, seed=2**64, progress=False)
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 4294967295\]"):
+        anchor.GaussianSampler(2, mi=1.0).sample(3, seed=2**64)
+    with pytest.raises(ValueError, match=r"max_steps must be an integer in \[1, inf\], got 0"):
+        anchor.estimate_mi(x, y, max_steps=0, progress=False)
+    with pytest.raises(ValueError, match=r"lr must be a finite number in \(0, inf\]"):
+        anchor.estimate_mi(x, y, lr=-1.0, progress=False)
+    with pytest.raises(
+        ValueError,
+        match=r"critic 'separable' does not take parameter\(s\) widht \(critic_params\); it accepts: .*width",
+    ):
+        anchor.estimate_mi(x, y, critic_params={"widht": 8}, progress=False)
+    with pytest.raises(ValueError, match=r"mi = 1e\+06 nats is too large for 2 coordinate pair\(s\)"):
+        anchor.GaussianSampler(2, mi=1e6)
+
+
+def test_values_beyond_float32_are_named_not_blamed_on_divergence():
+    x, y = _xy(300)
+    big = x.double() * 1e39
+    with pytest.raises(ValueError, match=r"x has values up to .*e\+39 in magnitude, beyond float32's range"):
+        anchor.estimate_mi(big, y, standardize=False, progress=False)
+    est = anchor.estimate_mi(big, y, folds=2, batch_size=32, max_steps=20, eval_every=10, progress=False)
+    assert np.isfinite(est.mi)
+
+
+def test_choices_inside_lists_are_named_in_the_singular():
+    with pytest.raises(
+        KeyError, match=r"unknown objective 'nwjj' in estimators; valid objectives are: 'anchor'"
+    ) as err:
+        anchor.staircase_configs("gaussian", ["anchor", "nwjj"], "separable", steps_per_level=4)
+    assert "estimatorss" not in str(err.value)
+    with pytest.raises(KeyError, match=r"unknown windows 'alll'; valid windows are: 'all', 'one'") as err:
+        anchor.get_objective("anchor", windows="alll")
+    assert "windowss" not in str(err.value)

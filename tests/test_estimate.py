@@ -1,6 +1,7 @@
 """estimate_mi end to end on data with a known answer."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -59,3 +60,36 @@ def test_estimate_mi_independent_data_is_near_zero():
     x, y = torch.randn(2000, 3, generator=g), torch.randn(2000, 3, generator=g)
     est = anchor.estimate_mi(x, y, folds=2, max_steps=600, progress=False)
     assert abs(est.mi) < 0.1
+
+
+def test_a_failing_fold_is_named_and_the_finished_folds_are_kept(monkeypatch):
+    from anchor import estimate
+
+    x, y = anchor.GaussianSampler(2, mi=0.5).sample(600, seed=1)
+    kwargs = dict(folds=3, batch_size=32, max_steps=40, eval_every=20, progress=False)
+    real, calls = estimate._fit_fold, []
+
+    def third_fails(splits, *args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise anchor.DivergedError("boom", pd.DataFrame({"step": [0]}), step=7, reason="the estimate reached 2e+03")
+        return real(splits, *args, **kw)
+
+    monkeypatch.setattr(estimate, "_fit_fold", third_fails)
+    with pytest.raises(
+        anchor.EstimateError,
+        match=r"fold 3 of 3 .* diverged at step 7: the estimate reached 2e\+03; "
+        r"the 2 fold\(s\) before it are in err.folds",
+    ) as err:
+        anchor.estimate_mi(x, y, **kwargs)
+    assert err.value.fold == 2 and err.value.folds.fold.tolist() == [0, 1]
+    assert np.isfinite(err.value.folds.mi).all() and set(err.value.history.fold) == {0, 1, 2}
+
+
+def test_a_fold_whose_validation_loss_is_never_finite_is_named(monkeypatch):
+    from anchor import estimate
+
+    x, y = anchor.GaussianSampler(2, mi=0.5).sample(400, seed=1)
+    monkeypatch.setattr(estimate, "held_out_loss", lambda *args, **kwargs: float("nan"))
+    with pytest.raises(anchor.EstimateError, match=r"fold 1 of 2 .*every validation loss was NaN or infinite"):
+        anchor.estimate_mi(x, y, folds=2, batch_size=32, max_steps=40, eval_every=20, progress=False)

@@ -65,6 +65,38 @@ def test_cifar_loads_from_the_standard_pickle_layout(tmp_path, name, folder, n_t
         assert loaded.test_y.tolist() == labels
 
 
+class _Exploit:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_cifar_files_are_unpickled_without_running_code(tmp_path):
+    """Only arrays and plain containers come out of a CIFAR file: a crafted one is refused, and so
+    is a file that resolves outside the data folder."""
+    root = tmp_path / "data"
+    folder = root / "cifar-100-python"
+    data, labels = _write_cifar(folder, "cifar100", 4, np.random.default_rng(0))
+    # the official files were written by Python 2 and numpy 1: numpy.core, protocol 2
+    stream = pickle.dumps({"data": data, "fine_labels": labels}, protocol=2)
+    (folder / "test").write_bytes(stream.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    assert load_images("cifar100", root=root).test_y.tolist() == labels
+    marker = tmp_path / "executed"
+    (folder / "test").write_bytes(pickle.dumps({"data": _Exploit(marker), "fine_labels": labels}))
+    with pytest.raises(ValueError, match=r"test is not a CIFAR python-pickle batch.*refusing to load io.open"):
+        load_images("cifar100", root=root, split_seed=1)
+    assert not marker.exists()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "test").write_bytes(stream)
+    (folder / "test").unlink()
+    (folder / "test").symlink_to(outside / "test")
+    with pytest.raises(ValueError, match=r"refusing to read .*test: it resolves to .*elsewhere/test, outside"):
+        load_images("cifar100", root=root, split_seed=2)
+
+
 def test_missing_cifar_says_what_is_expected_where(tmp_path, monkeypatch):
     monkeypatch.delenv("ANCHOR_CIFAR_ROOT", raising=False)
     with pytest.raises(FileNotFoundError) as err:

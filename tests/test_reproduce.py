@@ -18,13 +18,19 @@ NOTEBOOK = textwrap.dedent(
     # ---
 
     # %% tags=["parameters"]
-    profile = "smoke"
-    figure_dir = "figures"
-    cache_dir = ""
-    fail = False
+    from typing import Optional
+
+    profile: str = "smoke"
+    figure_dir: str = "figures"
+    cache_dir: str = ""
+    fail: bool = False
+    workers: int = 1
+    n_batches: int = 40
+    lr: float = 0.1
+    width: Optional[int] = None
 
     # %%
-    print("profile", profile, "cache", bool(cache_dir))
+    print("profile", profile, "cache", bool(cache_dir), "workers", workers, "n_batches", n_batches, "lr", lr)
 
     # %%
     assert not fail, "the claim does not hold"
@@ -41,6 +47,7 @@ def project(tmp_path, monkeypatch):
         "good:\n  notebook: toy\n  smoke: {}\n  quick: {}\n  paper: {}\n"
         "bad:\n  notebook: toy\n  params: {fail: true}\n  smoke: {}\n  quick: {}\n  paper: {}\n"
         "needs_imdb:\n  notebook: toy\n  needs: [imdb_embeddings]\n  smoke: {}\n  quick: {}\n  paper: {}\n"
+        "busy:\n  notebook: toy\n  smoke: {workers: 2}\n  quick: {workers: 2}\n  paper: {workers: 2}\n"
     )
     monkeypatch.setattr(reproduce, "ROOT", tmp_path)
     monkeypatch.setattr(reproduce, "NOTEBOOKS", notebooks)
@@ -50,10 +57,10 @@ def project(tmp_path, monkeypatch):
 
 def test_list_and_unknown_job(project, capsys):
     assert reproduce.main(["--list"]) == 0
-    assert capsys.readouterr().out.split() == ["good", "bad", "needs_imdb"]
+    assert capsys.readouterr().out.split() == ["good", "bad", "needs_imdb", "busy"]
     with pytest.raises(SystemExit):
         reproduce.main(["--only", "nope"])
-    assert "unknown notebook(s) nope; valid: good, bad, needs_imdb" in capsys.readouterr().err
+    assert "unknown notebook(s) nope; valid: good, bad, needs_imdb, busy" in capsys.readouterr().err
 
 
 def test_a_job_runs_with_the_pipeline_parameters(project):
@@ -97,3 +104,50 @@ def test_bad_workers(project, capsys):
     with pytest.raises(SystemExit):
         reproduce.main(["--workers", "0"])
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def _executed(project, name, profile="smoke"):
+    return (project / "results" / "notebooks" / f"{name}.{profile}.ipynb").read_text()
+
+
+def test_command_line_flags_win_over_the_profile(project):
+    assert reproduce.main(["--profile", "smoke", "--only", "busy", "--workers", "8"]) == 0
+    assert "workers 8" in _executed(project, "busy")
+    assert reproduce.main(["--profile", "smoke", "--only", "busy"]) == 0
+    assert "workers 2" in _executed(project, "busy")
+
+
+def test_set_gives_any_parameter_and_is_checked(project, capsys):
+    assert reproduce.main(["--profile", "smoke", "--only", "good", "--set", "n_batches=100", "--set", "lr=1e-3"]) == 0
+    assert "n_batches 100 lr 0.001" in _executed(project, "good")
+    for bad, message in [
+        ("n_batch=100", "--set n_batch: no selected notebook has a parameter 'n_batch'"),
+        ("n_batches=forty", "job 'good': parameter n_batches must be int, got 'forty' (str)"),
+        ("n_batches", "--set takes NAME=VALUE, got 'n_batches'"),
+        ("width=wide", "job 'good': parameter width must be Optional[int], got 'wide' (str)"),
+    ]:
+        with pytest.raises(SystemExit):
+            reproduce.main(["--profile", "smoke", "--only", "good", "--set", bad])
+        assert message in capsys.readouterr().err
+    assert reproduce.main(["--profile", "smoke", "--only", "good", "--set", "width=null"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("{n_batchs: 100}", "job 'typo': notebooks/toy.py has no parameter(s) n_batchs; its parameters are: profile,"),
+        ('{n_batches: "forty"}', "job 'typo': parameter n_batches must be int, got 'forty' (str)"),
+        ("{lr: true}", "job 'typo': parameter lr must be float, got True (bool)"),
+        (
+            "{lr: 2e-4}",
+            "parameter lr must be float, got '2e-4' (str); YAML reads 2e-4 as text, write it with a decimal",
+        ),
+    ],
+)
+def test_a_bad_profile_entry_stops_the_run_before_any_job(project, capsys, entry, message):
+    with open(project / "notebooks" / "profiles.yaml", "a") as f:
+        f.write(f"typo:\n  notebook: toy\n  smoke: {entry}\n  quick: {{}}\n  paper: {{}}\n")
+    with pytest.raises(SystemExit) as exit_:
+        reproduce.main(["--profile", "smoke"])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (project / "results" / "notebooks").exists(), "a job ran before the bad entry was reported"

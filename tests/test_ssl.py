@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+import anchor
 import anchor.ssl as ssl
 from anchor import OBJECTIVES, Objective, get_objective
 from anchor.encoders import ContrastiveCritic, ResNet18, SmallCNN
@@ -223,7 +224,7 @@ def test_checkpoints_refuse_another_configuration_or_precision(tmp_path):
     config = ssl_configs(["anchor"], [0], **settings)[0]
     run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
     path = ssl.checkpoint_path(tmp_path, config)
-    state = torch.load(path, weights_only=False)
+    state = torch.load(path, weights_only=True)
     assert state["finished"] and state["config"] == config and state["precision"] == "float32"
     state["config"] = {**config, "lr": 0.5}  # a file left by another configuration
     torch.save(state, path)
@@ -259,3 +260,49 @@ def test_a_diverging_run_is_reported_at_its_epoch_and_not_retrained(tmp_path, mo
     pd.testing.assert_frame_equal(again, result)
     summary = ssl_summary(again.assign(objective="infonce", seed=0))
     assert summary.loc[0, "diverged"] == 1.0 and np.isnan(summary.loc[0, "probe_top1"])
+
+
+class _Exploit:
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_crafted_or_damaged_checkpoint_runs_nothing_and_training_starts_over(tmp_path):
+    settings = {**TINY, "epochs": 1}
+    config = ssl_configs(["anchor"], [0], **settings)[0]
+    path = ssl.checkpoint_path(tmp_path, config)
+    reference = run_ssl(objective="anchor", seed=0, progress=False, **settings)
+    whole = None
+    marker = tmp_path / "executed"
+    for damage in ("crafted", "empty", "truncated"):
+        if damage == "crafted":
+            torch.save({"version": ssl.CHECKPOINT_VERSION, "config": config, "hook": _Exploit(marker)}, path)
+        elif damage == "empty":
+            path.write_bytes(b"")
+        else:
+            path.write_bytes(whole[: len(whole) // 2])
+        with pytest.raises(anchor.CacheFileError, match=r"ssl-.*\.pt: not a readable checkpoint"):
+            checkpoint_features(tmp_path, config)
+        with pytest.warns(UserWarning, match=r"checkpoint .*ssl-.*\.pt cannot be used .*training from the start"):
+            result = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+        keep = result["metric"] != "seconds"
+        pd.testing.assert_frame_equal(result[keep], reference[reference["metric"] != "seconds"])
+        assert not marker.exists()
+        whole = path.read_bytes()
+        assert checkpoint_features(tmp_path, config).shape == (1000, 32)
+
+
+def test_an_unfinished_checkpoint_resumes_only_with_its_thread_count(tmp_path):
+    settings = {**TINY, "epochs": 1}
+    config = ssl_configs(["anchor"], [0], **settings)[0]
+    run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    path = ssl.checkpoint_path(tmp_path, config)
+    state = torch.load(path, weights_only=True)
+    assert state["threads"] == torch.get_num_threads()
+    state.update(finished=False, threads=state["threads"] + 1)
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"trained with 3 torch thread\(s\); resuming it with 2"):
+        run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)

@@ -40,7 +40,7 @@ def _fake_imdb(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.array([0, 1] * 8, dtype=np.int8)
     path = tmp_path / "imdb.npz"
-    np.savez(path, embeddings=rng.normal(size=(16, 3)).astype(np.float32), labels=labels)
+    np.savez(path, embeddings=rng.normal(size=(16, 768)).astype(np.float32), labels=labels)
     return str(path)
 
 
@@ -93,6 +93,19 @@ def test_level_summary_marks_the_level_where_a_run_diverged():
     assert not b.diverged[0] and b.bias[0] == pytest.approx(1.0)
     assert b.diverged[1] and np.isnan(b.mse[1]) and np.isnan(b["mean"][1])
     assert not table[table.objective == "a"].diverged.any()
+
+
+@pytest.mark.parametrize("offset", [3.4e38, 5000.0], ids=["infinite loss", "implausible estimate"])
+def test_a_run_that_diverges_at_step_zero_is_recorded_as_diverged(tmp_path, offset):
+    """A critic offset that breaks the first batch: one row, marked diverged, not an empty table."""
+    config = {"domain": "gaussian", "objective": "anchor", "critic": "quadratic", "bits": [2.0, 4.0],
+              "steps_per_level": 5, "dim": 2, "critic_params": {"offset": offset}}  # fmt: skip
+    history = anchor.run_sweep([config], run_staircase, cache=tmp_path, progress=False)
+    assert len(history) == 1 and history.step.tolist() == [0] and history.diverged.all()
+    table = level_summary(history)
+    assert table.level.tolist() == [0] and table.diverged.all() and np.isnan(table["mean"]).all()
+    again = anchor.run_sweep([config], run_staircase, cache=tmp_path, progress=False)  # cached with its row
+    pd.testing.assert_frame_equal(history, again)
 
 
 def test_staircase_configs_key_only_what_changes_the_run():

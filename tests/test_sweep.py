@@ -1,4 +1,4 @@
-"""The result cache: keyed by configuration, atomic, and a killed sweep resumes without recomputing."""
+"""Sweeps: cached runs, local worker processes and Dask; killed or interrupted sweeps keep what finished."""
 
 import os
 import signal
@@ -6,11 +6,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pandas as pd
+import psutil
 import pytest
 
-from anchor.sweep import ResultCache, config_key, run_sweep
+from anchor.cache import ResultCache, config_key, run_context
+from anchor.sweep import run_sweep
 
 CONFIGS = [{"objective": name, "seed": seed, "lr": 5e-4} for name in ("anchor", "infonce", "nwj") for seed in (0, 1)]
 
@@ -42,73 +45,162 @@ def test_second_run_recomputes_nothing(tmp_path):
 
 
 def test_failure_names_the_configuration_and_keeps_finished_results(tmp_path):
-    calls = []
+    calls, failing = [], {"nwj"}
 
     def flaky(objective, seed, lr):
-        if objective == "nwj":
+        if objective in failing:
             raise FloatingPointError("loss became nan")
-        return _toy_run(calls)(objective, seed, lr)
+        calls.append((objective, seed))
+        return pd.DataFrame({"step": [0], "estimate": [float(seed)]})
 
     with pytest.raises(RuntimeError, match=r"sweep run failed for configuration \{'objective': 'nwj'.*loss became nan"):
         run_sweep(CONFIGS, flaky, cache=tmp_path, progress=False)
     assert len(calls) == 4
-    run_sweep(CONFIGS, _toy_run(calls), cache=tmp_path, progress=False)
+    failing.clear()  # the same run, now working: only the missing configurations run
+    run_sweep(CONFIGS, flaky, cache=tmp_path, progress=False)
     assert calls[4:] == [("nwj", 0), ("nwj", 1)]
 
 
-WORKER = textwrap.dedent(
+def slow_run(objective, seed, lr, marks, slow=(), seconds=30.0):
+    """A run for worker processes: leaves a mark (with its process id), sleeps if it is slow."""
+    Path(marks, f"{objective}-{seed}-{os.getpid()}").touch()
+    time.sleep(seconds if objective in slow else 0.05)
+    return pd.DataFrame({"step": list(range(1000)), "estimate": [float(seed)] * 1000})
+
+
+SCRIPT = textwrap.dedent(
     """
-    import sys, time
-    from pathlib import Path
-    import pandas as pd
-    from anchor.sweep import run_sweep
+    import sys
     sys.path.insert(0, {tests!r})
-    from test_sweep import CONFIGS
-    marks = Path({marks!r})
+    from anchor.sweep import run_sweep
+    from test_sweep import CONFIGS, slow_run
 
-    def slow(objective, seed, lr):
-        marks.joinpath(f"{{objective}}-{{seed}}").touch()
-        time.sleep(0.4)
-        return pd.DataFrame({{"step": list(range(1000)), "estimate": [float(seed)] * 1000}})
-
-    run_sweep(CONFIGS, slow, cache={cache!r}, progress=False)
+    run_sweep(CONFIGS, slow_run, cache={cache!r}, options={options!r}, workers={workers}, progress=False)
     """
 )
 
 
-def test_killed_sweep_resumes_without_recomputing(tmp_path):
-    """SIGKILL a sweep in a separate process partway; every cached file is whole, the rest is redone."""
+def _sweep_process(tmp_path, *, workers, slow, seconds=30.0, **popen):
+    """A sweep of ``slow_run`` in its own Python process; returns the process, cache and marks folders."""
     cache, marks = tmp_path / "cache", tmp_path / "marks"
-    marks.mkdir()
-    code = WORKER.format(tests=os.path.dirname(__file__), marks=str(marks), cache=str(cache))
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    deadline = time.monotonic() + 60
-    while len(list(marks.iterdir())) < 4 and time.monotonic() < deadline and proc.poll() is None:
+    marks.mkdir(exist_ok=True)
+    options = {"marks": str(marks), "slow": list(slow), "seconds": seconds}
+    code = SCRIPT.format(tests=os.path.dirname(__file__), cache=str(cache), options=options, workers=workers)
+    return subprocess.Popen([sys.executable, "-c", code], **popen), cache, marks
+
+
+def _wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
         time.sleep(0.02)
+
+
+def _gone(pids, timeout):
+    """Whether every process in ``pids`` has exited (zombies count as exited) within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _kill(pids):
+    for pid in pids:
+        try:
+            psutil.Process(pid).kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _results(cache):
+    return [f for f in cache.glob("*") if not f.name.startswith(".")] if cache.exists() else []
+
+
+def _marked(marks):
+    return {(m.name.split("-")[0], int(m.name.split("-")[1])) for m in marks.iterdir()}
+
+
+def test_killed_sweep_resumes_without_recomputing(tmp_path):
+    """SIGKILL a sweep partway; every cached file is whole, and a rerun computes only the rest."""
+    proc, cache, marks = _sweep_process(tmp_path, workers=1, slow=["infonce"], seconds=0.5)
+    _wait_for(lambda: len(list(marks.iterdir())) >= 4 or proc.poll() is not None)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
+    files = sorted(cache.glob("*.parquet"))
+    assert 2 <= len(files) < len(CONFIGS)
+    for file in files:  # whole, readable results only
+        assert len(pd.read_parquet(file)) == 1000
+    for mark in marks.iterdir():
+        mark.unlink()
+    proc, _, _ = _sweep_process(tmp_path, workers=1, slow=[], seconds=0.0)
+    assert proc.wait() == 0
+    assert len(_marked(marks)) == len(CONFIGS) - len(files)
+    assert len(list(cache.glob("*.parquet"))) == len(CONFIGS)
 
-    store = ResultCache(cache)
-    finished = [c for c in CONFIGS if c in store]
-    assert 2 <= len(finished) < len(CONFIGS)
-    for config in finished:  # whole, readable results only
-        assert len(store.get(config)) == 1000
-    calls = []
-    run_sweep(CONFIGS, _toy_run(calls), cache=cache, progress=False)
-    assert sorted(calls) == sorted((c["objective"], c["seed"]) for c in CONFIGS if c not in finished)
+
+def test_workers_exit_when_the_sweep_is_killed(tmp_path):
+    """SIGKILL of the parent: its worker processes and the resource tracker end within seconds."""
+    proc, _, marks = _sweep_process(tmp_path, workers=2, slow=["anchor", "infonce", "nwj"])
+    _wait_for(lambda: len(list(marks.iterdir())) >= 2)
+    children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    workers = {int(m.name.rsplit("-", 1)[1]) for m in marks.iterdir()}
+    assert workers <= set(children) and len(children) >= 3  # two workers and the resource tracker
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    try:
+        assert _gone(children, timeout=10.0), "worker processes outlived the killed sweep"
+    finally:
+        _kill(children)
+
+
+def test_ctrl_c_keeps_finished_runs_and_stops_promptly(tmp_path):
+    """SIGINT to the process group (Ctrl-C): finished runs are cached, running and queued ones stop."""
+    proc, cache, marks = _sweep_process(tmp_path, workers=2, slow=["infonce", "nwj"], start_new_session=True)
+    _wait_for(lambda: len(_results(cache)) == 2 and ("infonce", 1) in _marked(marks))
+    children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    start = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _kill(children)
+        raise AssertionError("the interrupted sweep did not exit") from None
+    try:
+        assert time.monotonic() - start < 10, "the interrupted sweep waited for its running runs"
+        assert proc.returncode != 0
+        assert len(_results(cache)) == 2  # the two fast runs that finished before Ctrl-C
+        assert not any(name == "nwj" for name, _ in _marked(marks)), "a queued run started after Ctrl-C"
+        assert _gone(children, timeout=10.0)
+    finally:
+        _kill(children)
 
 
 def test_options_are_passed_but_not_part_of_the_key(tmp_path):
     seen = []
 
-    def run(objective, seed, lr, device):
+    def run(objective, seed, lr, device, progress):
         seen.append(device)
         return pd.DataFrame({"step": [0], "estimate": [1.0]})
 
-    run_sweep(CONFIGS[:2], run, cache=tmp_path, options={"device": "cpu"}, progress=False)
-    run_sweep(CONFIGS[:2], run, cache=tmp_path, options={"device": "cuda"}, progress=False)
+    run_sweep(CONFIGS[:2], run, cache=tmp_path, options={"device": "cpu", "progress": True}, progress=False)
+    run_sweep(CONFIGS[:2], run, cache=tmp_path, options={"device": "cpu", "progress": False}, progress=False)
     assert seen == ["cpu", "cpu"]
+    # a GPU's results (the thread count does not matter there) serve a CPU request that has none
+    run_sweep(CONFIGS[2:4], run, cache=tmp_path, options={"device": "cuda", "progress": False}, progress=False)
+    run_sweep(CONFIGS[2:4], run, cache=tmp_path, options={"device": "cpu", "progress": False}, progress=False)
+    assert seen == ["cpu", "cpu", "cuda", "cuda"]
     with pytest.raises(ValueError, match=r"options \['seed'\] are also configuration keys"):
         run_sweep(CONFIGS, run, options={"seed": 3}, progress=False)
     with pytest.raises(ValueError, match="workers"):
@@ -142,7 +234,7 @@ def test_worker_processes_give_the_serial_results(tmp_path):
     serial = _serial_one_thread(STAIRCASE_CONFIGS)
     parallel = run_sweep(STAIRCASE_CONFIGS, run_staircase, cache=tmp_path, workers=2, progress=False)
     pd.testing.assert_frame_equal(serial, parallel)
-    assert len(list(tmp_path.glob("*.pkl"))) == 3
+    assert len(list(tmp_path.glob("*.parquet"))) == 3
 
 
 def test_a_failing_worker_names_its_configuration(tmp_path):
@@ -154,6 +246,19 @@ def test_a_failing_worker_names_its_configuration(tmp_path):
     ]
     with pytest.raises(RuntimeError, match=r"sweep run failed for configuration .*no-such-objective.*KeyError"):
         run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
+
+
+def test_a_failing_worker_cancels_the_queue_and_keeps_the_running_results(tmp_path):
+    """With more runs than workers, one failure: the queued runs are cancelled (not reported as
+    failures), the one already running finishes and is cached."""
+    from anchor.staircase import run_staircase
+
+    good = {"domain": "gaussian", "objective": "anchor", "critic": "separable", "steps_per_level": 2}
+    configs = [{**good, "objective": "no-such-objective"}, *({**good, "seed": s} for s in range(6))]
+    with pytest.raises(RuntimeError) as err:
+        run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
+    assert str(err.value).startswith("sweep run failed for configuration") and "Cancelled" not in str(err.value)
+    assert 1 <= len(list(tmp_path.glob("*.parquet"))) < 6
 
 
 def test_dask_local_cluster_gives_the_local_results(tmp_path):
@@ -168,7 +273,7 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path):
     ):
         remote = run_sweep(STAIRCASE_CONFIGS, run_staircase, cache=tmp_path, client=client, progress=False)
         pd.testing.assert_frame_equal(local, remote)
-        assert len(list(tmp_path.glob("*.pkl"))) == 3
+        assert len(list(tmp_path.glob("*.parquet"))) == 3
         # a scheduler address works too; everything is cached, so nothing is submitted
         again = run_sweep(STAIRCASE_CONFIGS, run_staircase, cache=tmp_path, client=cluster.scheduler_address)
         pd.testing.assert_frame_equal(local, again)
@@ -177,7 +282,8 @@ def test_dask_local_cluster_gives_the_local_results(tmp_path):
         more = [bad, {**STAIRCASE_CONFIGS[1], "seed": 2}]
         with pytest.raises(RuntimeError, match=r"configuration \{.*'nu': -1.0.*nu"):
             run_sweep(more, run_staircase, cache=tmp_path, client=client, retries=1, progress=False)
-        assert more[1] in ResultCache(tmp_path) and bad not in ResultCache(tmp_path)
+        store, context = ResultCache(tmp_path), run_context(run_staircase, threads=1)
+        assert store.contains(more[1], context) and not store.contains(bad, context)
 
 
 def test_client_must_be_a_client_or_an_address():

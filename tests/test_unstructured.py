@@ -77,7 +77,7 @@ def test_mnist_sample_shapes_and_reproducibility(size):
     assert sampler.mi == pytest.approx(2 * math.log(2), abs=1e-12)
 
 
-def _fake_imdb(tmp_path, n=6, d=4):
+def _fake_imdb(tmp_path, n=6, d=768):
     rng = np.random.default_rng(0)
     path = tmp_path / "imdb.npz"
     labels = np.array([0, 1] * n, dtype=np.int8)
@@ -89,8 +89,8 @@ def _fake_imdb(tmp_path, n=6, d=4):
 def test_imdb_sampler_concatenates_embeddings_by_class(tmp_path):
     sampler = ImdbBitsSampler(mi=3.0, path=_fake_imdb(tmp_path))
     x, y = sampler.sample(50, seed=0)
-    assert x.shape == y.shape == (50, 40)
-    blocks = x.reshape(50, 10, 4).mean(-1)  # class 1 embeddings sit near 10, class 0 near 0
+    assert x.shape == y.shape == (50, 7680)
+    blocks = x.reshape(50, 10, 768).mean(-1)  # class 1 embeddings sit near 10, class 0 near 0
     bits = (blocks > 5).long()
     assert set(bits.unique().tolist()) == {0, 1}
 
@@ -99,6 +99,54 @@ def test_imdb_missing_file_says_what_it_is(tmp_path):
     message = r"IMDB embeddings not found at .*nope.npz.*fine-tuned on IMDB.*mibenchmark"
     with pytest.raises(FileNotFoundError, match=message):
         ImdbBitsSampler(mi=1.0, path=tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"embeddings": np.zeros((8, 5), np.float32)}, r"lacks the arrays \['labels'\]"),
+        (
+            {"embeddings": np.zeros((8, 5), np.float32), "labels": np.arange(8) % 2},
+            r"shape \(n, 768\), got float32 of shape \(8, 5\)",
+        ),
+        (
+            {"embeddings": np.zeros((8, 768, 2), np.float32), "labels": np.arange(8) % 2},
+            r"shape \(n, 768\), got float32 of shape \(8, 768, 2\)",
+        ),
+        (
+            {"embeddings": np.zeros((8, 768), np.int64), "labels": np.arange(8) % 2},
+            r"must be a float array .* got int64",
+        ),
+        (
+            {"embeddings": np.zeros((8, 768), np.float32), "labels": np.arange(7) % 2},
+            r"'labels' must be an integer array of shape \(8,\)",
+        ),
+        (
+            {"embeddings": np.zeros((8, 768), np.float32), "labels": np.arange(8)},
+            r"'labels' must be 0 \(negative\) or 1",
+        ),
+        ({"embeddings": np.full((8, 768), np.nan, np.float32), "labels": np.arange(8) % 2}, r"NaN or infinite"),
+    ],
+)
+def test_imdb_files_of_the_wrong_shape_or_type_are_refused(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=message):
+        ImdbBitsSampler(mi=1.0, path=path)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80\x04 random bytes that are not an archive", "npy"])
+def test_imdb_files_that_are_not_archives_are_refused(tmp_path, content):
+    path = tmp_path / "bad.npz"
+    if content == "npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros((4, 768)))
+        message = "holds a single array, not an .npz archive"
+    else:
+        path.write_bytes(content)
+        message = r"is not a readable \.npz file.*imdb_bert_finetuned.npz"
+    with pytest.raises(ValueError, match=message):
+        ImdbBitsSampler(mi=1.0, path=path)
 
 
 @pytest.mark.skipif(IMDB is None, reason="the IMDB embeddings file is not on this machine (ANCHOR_IMDB_EMBEDDINGS)")
