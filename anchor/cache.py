@@ -292,10 +292,8 @@ class ResultCache:
         return self.root / f"{config_key(config, context)}{SUFFIX}"
 
     def contains(self, config: Config, context: Mapping[str, Any] | None = None) -> bool:
+        """Whether a file for ``config`` in ``context`` exists (readable or not)."""
         return self.path(config, context).exists()
-
-    def __contains__(self, config: Config) -> bool:
-        return self.contains(config)
 
     def get(self, config: Config, context: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
         """The stored result of ``config`` in ``context``, or None if it has not been computed.

@@ -26,13 +26,14 @@ Z95 = 1.959963984540054  # standard normal 97.5% quantile
 
 
 DIVERGENCE_NATS = 1e3
-"""An estimate beyond +-1,000 nats (a density ratio of e^1000) counts as a diverged run: no data set
-that fits in memory supports such a value (a bound reads at most log n), so it means the critic
-or the estimator's formula has blown up (e.g. DV or MINE at a high learning rate)."""
+"""A critic score beyond +-1,000 nats (a density ratio of e^1000) means the critic has blown up
+(e.g. DV or MINE at a high learning rate, whose estimate then reads -1e34 nats without a NaN): no
+data set that fits in memory supports such a log ratio. Training stops as diverged there."""
 
 
 class DivergedError(RuntimeError):
-    """Training diverged: the loss became NaN or infinite, or the estimate left +-``DIVERGENCE_NATS``.
+    """Training diverged: the loss or the estimate became NaN or infinite, or a critic score left
+    +-``DIVERGENCE_NATS``.
 
     ``history`` holds every step up to and including the one that diverged (``step``), so even a
     run that diverges at step 0 has a row; ``reason`` says what happened.
@@ -49,13 +50,19 @@ NonFiniteLossError = DivergedError
 """The former name of ``DivergedError``."""
 
 
-def divergence(loss: float, estimate: float, limit: float = DIVERGENCE_NATS) -> str | None:
-    """Why a training step counts as diverged, or None: a non-finite loss, or an estimate that is
-    not finite or whose magnitude exceeds ``limit`` nats."""
+def divergence(loss: float, estimate: float, score: float, limit: float = DIVERGENCE_NATS) -> str | None:
+    """Why a training step counts as diverged, or None: a loss or estimate that is not finite, or
+    a critic score (``score``: the largest magnitude in the batch's logits) beyond ``limit`` nats.
+
+    The estimate's magnitude alone is not a criterion: bounds with an e^c term (NWJ, JS's report)
+    swing by hundreds of nats on one batch when a single pair scores high, while training is sound.
+    """
     if not math.isfinite(loss):
         return f"the training loss became {loss}"
-    if not math.isfinite(estimate) or abs(estimate) > limit:
-        return f"the estimate reached {estimate:.3g} nats (beyond +-{limit:g})"
+    if not math.isfinite(estimate):
+        return f"the estimate became {estimate}"
+    if not math.isfinite(score) or score > limit:
+        return f"a critic score reached {score:.3g} nats (beyond +-{limit:g}; the estimate read {estimate:.3g})"
     return None
 
 
@@ -133,16 +140,16 @@ def fit(
         track: other objectives whose estimate is recorded on every batch as well, in columns
             ``estimate_<name>`` (e.g. the plug-in of a critic trained with InfoNCE); they do not
             affect training.
-        divergence_nats: training stops as diverged when the batch estimate's magnitude exceeds
-            this (``DIVERGENCE_NATS``), as it does when the loss is NaN or infinite.
+        divergence_nats: training stops as diverged when a critic score's magnitude exceeds this
+            (``DIVERGENCE_NATS``), as it does when the loss or the estimate is NaN or infinite.
 
     Returns:
         ``Fit`` whose ``history`` has columns step, mi_true, estimate, loss, objective (nats), and
         one ``estimate_<name>`` column per tracked objective.
 
     Raises:
-        DivergedError: the loss became NaN or infinite, or the estimate left +-divergence_nats;
-            its ``history`` keeps every step up to the one that diverged.
+        DivergedError: the loss or the estimate became NaN or infinite, or a critic score left
+            +-divergence_nats; its ``history`` keeps every step up to the one that diverged.
     """
     if isinstance(data, Staircase):
         steps = data.steps if steps is None else steps
@@ -205,7 +212,7 @@ def fit(
         rows["mi_true"].append(sampler.mi)
         rows["estimate"].append(value)
         rows["loss"].append(loss.item())
-        reason = divergence(rows["loss"][-1], value, divergence_nats)
+        reason = divergence(rows["loss"][-1], value, logits.detach().abs().max().item(), divergence_nats)
         if reason is not None:
             bar.close()
             truth = "" if math.isnan(sampler.mi) else f"true MI {sampler.mi:.3g} nats, "

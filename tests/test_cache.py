@@ -38,16 +38,6 @@ def _counting_run(calls):
     return run
 
 
-class _Exploit:
-    """Unpickling this creates ``path``: proof that a loader executed code from a file."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
 def test_results_are_parquet_files_holding_their_key(tmp_path):
     calls = []
     run = _counting_run(calls)
@@ -61,17 +51,25 @@ def test_results_are_parquet_files_holding_their_key(tmp_path):
     pd.testing.assert_frame_equal(first, again)  # dtypes survive: int, float, str, bool
 
 
-def test_a_crafted_pickle_in_the_cache_runs_nothing(tmp_path):
+def test_the_crafted_payload_runs_code_when_unpickled(crafted_payload):
+    """The check the next tests rely on: plain pickle.load of the payload does create the marker."""
+    payload, marker = crafted_payload
+    pickle.loads(pickle.dumps(payload))
+    assert marker.exists()
+
+
+def test_a_crafted_pickle_in_the_cache_runs_nothing(tmp_path, crafted_payload):
     """A pickle whose loading would create a file, put where the cache looks: refused, then recomputed."""
-    calls, marker = [], tmp_path / "executed"
+    payload, marker = crafted_payload
+    calls = []
     run = _counting_run(calls)
     context = run_context(run, threads=torch.get_num_threads())
     cache = ResultCache(tmp_path / "cache")
     for config in CONFIGS:
         path = cache.path(config, context)
         path.parent.mkdir(exist_ok=True)
-        path.write_bytes(pickle.dumps({"config": config, "result": _Exploit(marker)}))
-        path.with_suffix(".pkl").write_bytes(pickle.dumps(_Exploit(marker)))  # the former file name
+        path.write_bytes(pickle.dumps({"config": config, "result": payload}))
+        path.with_suffix(".pkl").write_bytes(pickle.dumps(payload))  # the former file name
     with pytest.raises(CacheFileError, match=r"\.parquet: not a readable result file"):
         cache.get(CONFIGS[0], context)
     with pytest.warns(UserWarning, match=r"cache file .*\.parquet cannot be used .*; recomputing it"):

@@ -65,15 +65,7 @@ def test_cifar_loads_from_the_standard_pickle_layout(tmp_path, name, folder, n_t
         assert loaded.test_y.tolist() == labels
 
 
-class _Exploit:
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
-def test_cifar_files_are_unpickled_without_running_code(tmp_path):
+def test_cifar_files_are_unpickled_without_running_code(tmp_path, crafted_payload):
     """Only arrays and plain containers come out of a CIFAR file: a crafted one is refused, and so
     is a file that resolves outside the data folder."""
     root = tmp_path / "data"
@@ -83,8 +75,8 @@ def test_cifar_files_are_unpickled_without_running_code(tmp_path):
     stream = pickle.dumps({"data": data, "fine_labels": labels}, protocol=2)
     (folder / "test").write_bytes(stream.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
     assert load_images("cifar100", root=root).test_y.tolist() == labels
-    marker = tmp_path / "executed"
-    (folder / "test").write_bytes(pickle.dumps({"data": _Exploit(marker), "fine_labels": labels}))
+    payload, marker = crafted_payload
+    (folder / "test").write_bytes(pickle.dumps({"data": payload, "fine_labels": labels}))
     with pytest.raises(ValueError, match=r"test is not a CIFAR python-pickle batch.*refusing to load io.open"):
         load_images("cifar100", root=root, split_seed=1)
     assert not marker.exists()

@@ -262,24 +262,16 @@ def test_a_diverging_run_is_reported_at_its_epoch_and_not_retrained(tmp_path, mo
     assert summary.loc[0, "diverged"] == 1.0 and np.isnan(summary.loc[0, "probe_top1"])
 
 
-class _Exploit:
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
-def test_a_crafted_or_damaged_checkpoint_runs_nothing_and_training_starts_over(tmp_path):
+def test_a_crafted_or_damaged_checkpoint_runs_nothing_and_training_starts_over(tmp_path, crafted_payload):
     settings = {**TINY, "epochs": 1}
     config = ssl_configs(["anchor"], [0], **settings)[0]
     path = ssl.checkpoint_path(tmp_path, config)
     reference = run_ssl(objective="anchor", seed=0, progress=False, **settings)
     whole = None
-    marker = tmp_path / "executed"
+    payload, marker = crafted_payload
     for damage in ("crafted", "empty", "truncated"):
         if damage == "crafted":
-            torch.save({"version": ssl.CHECKPOINT_VERSION, "config": config, "hook": _Exploit(marker)}, path)
+            torch.save({"version": ssl.CHECKPOINT_VERSION, "config": config, "hook": payload}, path)
         elif damage == "empty":
             path.write_bytes(b"")
         else:

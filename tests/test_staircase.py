@@ -95,7 +95,7 @@ def test_level_summary_marks_the_level_where_a_run_diverged():
     assert not table[table.objective == "a"].diverged.any()
 
 
-@pytest.mark.parametrize("offset", [3.4e38, 5000.0], ids=["infinite loss", "implausible estimate"])
+@pytest.mark.parametrize("offset", [3.4e38, 5000.0], ids=["infinite loss", "implausible critic score"])
 def test_a_run_that_diverges_at_step_zero_is_recorded_as_diverged(tmp_path, offset):
     """A critic offset that breaks the first batch: one row, marked diverged, not an empty table."""
     config = {"domain": "gaussian", "objective": "anchor", "critic": "quadratic", "bits": [2.0, 4.0],
