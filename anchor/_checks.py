@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-SEED_MAX = 2**32 - 1  # numpy's limit; torch's generators take these too
+SEED_MAX = 2**63 - 1  # torch's generators take up to 2**64 - 1; the margin covers per-fold offsets
 
 
 def _plural(word: str) -> str:
@@ -70,7 +70,7 @@ def check_float(
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
-    """A seed: an integer in [0, 2**32 - 1]."""
+    """A seed: an integer in [0, 2**63 - 1]."""
     return check_int(name, value, low=0, high=SEED_MAX)
 
 

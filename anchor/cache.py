@@ -28,6 +28,7 @@ the whole new one. Temporaries left by a killed process are removed by ``clean_t
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -37,7 +38,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +77,12 @@ def config_key(config: Config, context: Mapping[str, Any] | None = None) -> str:
 # What a result depends on besides its configuration
 
 
-def _imported_package_modules(path: Path) -> set[Path]:
-    """The files of this package that the module at ``path`` imports (directly)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+SWEEP_MACHINERY = frozenset({"cache.py", "sweep.py"})
+"""Modules that call runs and store their results without changing them: left out of code hashes."""
+
+
+def _imported_package_modules(tree: ast.Module, path: Path) -> set[Path]:
+    """The files of this package that the module at ``path`` (parsed: ``tree``) imports directly."""
     inside = path.resolve().parent == PACKAGE
     found: set[Path] = set()
 
@@ -109,41 +112,79 @@ def _imported_package_modules(path: Path) -> set[Path]:
                 if alias.name.split(".")[0] == PACKAGE.name:
                     found.add(PACKAGE / "__init__.py")
                     add(alias.name.partition(".")[2])
-    return found
+    return {f for f in found if not (f.parent == PACKAGE and f.name in SWEEP_MACHINERY)}
 
 
-@lru_cache(maxsize=64)
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    """The tree with every module, class and function docstring removed (in place)."""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body:
+            first = body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+@functools.lru_cache(maxsize=64)
 def _code_hash(module_file: str, mtimes: tuple[tuple[str, int], ...]) -> str:
     del mtimes  # part of the lru key only: an edited file is hashed again
-    todo, seen = [Path(module_file)], set()
+    todo, seen, digest = [Path(module_file)], set(), hashlib.sha256()
+    trees = {}
     while todo:
         path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
-        if path.suffix == ".py":
-            todo += _imported_package_modules(path)
-    digest = hashlib.sha256()
+        trees[path] = ast.parse(path.read_text(), filename=str(path))
+        todo += _imported_package_modules(trees[path], path)
     for path in sorted(seen):
         name = path.relative_to(PACKAGE).as_posix() if path.is_relative_to(PACKAGE) else path.name
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(name.encode() + b"\0" + ast.dump(_without_docstrings(trees[path])).encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def code_fingerprint(run: Callable[..., Any]) -> str:
-    """A hash of the source of the module defining ``run`` and of every package module it imports,
-    directly or not; editing any of them changes it. Without a source file: the function's name."""
+    """A hash of the code of the module defining ``run`` and of every package module it imports,
+    directly or not (but not the sweep machinery, ``SWEEP_MACHINERY``). It is taken over the
+    syntax tree without docstrings, so comments, docstrings and formatting do not change it; any
+    change to the code does. Without a source file: the function's name."""
+    run = _unwrap(run)[0]
     module = sys.modules.get(getattr(run, "__module__", ""), None)
     file = getattr(module, "__file__", None)
     if not file or not Path(file).is_file():
-        return f"nosource:{getattr(run, '__qualname__', repr(run))}"
+        return f"nosource:{_qualified_name(run)}"
     mtimes = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in PACKAGE.glob("*.py")))
     return _code_hash(str(Path(file).resolve()), (*mtimes, (file, Path(file).stat().st_mtime_ns)))
 
 
-@lru_cache(maxsize=256)
-def _file_hash(path: str, size: int, mtime_ns: int) -> str:
-    del size, mtime_ns  # part of the lru key only
+def _unwrap(run: Callable[..., Any]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The function behind ``functools.partial`` layers, and the arguments they bind (which
+    change the result, so they belong in the key)."""
+    bound: dict[str, Any] = {}
+    while isinstance(run, functools.partial):
+        bound = {"args": [*run.args, *bound.get("args", [])], "keywords": {**run.keywords, **bound.get("keywords", {})}}
+        run = run.func
+    return run, bound
+
+
+def _qualified_name(run: Callable[..., Any]) -> str:
+    """``module.qualname`` of a function, or of a callable object's class; an error for anything
+    whose name would not be the same in the next process (it would never hit the cache)."""
+    target = run if hasattr(run, "__qualname__") else type(run)
+    module, name = getattr(target, "__module__", None), getattr(target, "__qualname__", None)
+    if not module or not name:
+        raise ValueError(f"run must be a named function or a callable object, got {run!r}")
+    return f"{module}.{name}"
+
+
+@functools.lru_cache(maxsize=256)
+def _file_hash(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    del size, mtime_ns, ctime_ns, inode  # part of the lru key only
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
@@ -153,14 +194,14 @@ def _file_hash(path: str, size: int, mtime_ns: int) -> str:
 
 def data_fingerprint(path: str | Path | None) -> str | None:
     """A hash of the bytes of a data file, or of every file in a folder (with their relative
-    names); "missing" when nothing is there; None for None. Hashes are remembered per file size
-    and modification time, so a large file is read once per process."""
+    names); "missing" when nothing is there; None for None. Hashes are remembered per file
+    size, times and inode, so a large file is read once per process."""
     if path is None:
         return None
     path = Path(path).expanduser()
     if path.is_file():
         stat = path.stat()
-        return _file_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        return _file_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
     if path.is_dir():
         digest = hashlib.sha256()
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -176,17 +217,24 @@ def run_context(
     """What a result of ``run`` depends on besides its configuration (module docstring).
 
     ``threads``: torch threads per run on the CPU, None for a run on an accelerator (whose sums do
-    not depend on it). ``data``: files or folders the run reads, by name.
+    not depend on it). ``data``: files or folders the run reads, by name. For a
+    ``functools.partial``, the function behind it names the run and its bound arguments are part
+    of the context.
     """
     from . import __version__
 
-    return {
-        "run": f"{getattr(run, '__module__', '?')}.{getattr(run, '__qualname__', repr(run))}",
-        "code": code_fingerprint(run),
+    function, bound = _unwrap(run)
+    context = {
+        "run": _qualified_name(function),
+        "code": code_fingerprint(function),
         "version": __version__,
         "threads": None if threads is None else int(threads),
         "data": {name: data_fingerprint(path) for name, path in sorted((data or {}).items())},
     }
+    if bound:
+        canonical_json(bound, name="the arguments a functools.partial run binds")
+        context["bound"] = bound
+    return context
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,21 +329,22 @@ def check_writable(folder: str | Path, *, what: str = "cache folder") -> Path:
 class ResultCache:
     """A folder of results, one Parquet file per (configuration, context): ``<root>/<key>.parquet``.
 
-    ``context`` (see ``run_context``) is everything the result depends on besides the
-    configuration; ``run_sweep`` passes it. Files of an older format (``*.pkl``) are never read.
+    ``context`` (``run_context(run, threads=..., data=...)``) is everything the result depends on
+    besides the configuration; every method takes it, and ``run_sweep`` passes it. Files of the
+    former pickle format (``*.pkl``) are never read.
     """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def path(self, config: Config, context: Mapping[str, Any] | None = None) -> Path:
+    def path(self, config: Config, context: Mapping[str, Any]) -> Path:
         return self.root / f"{config_key(config, context)}{SUFFIX}"
 
-    def contains(self, config: Config, context: Mapping[str, Any] | None = None) -> bool:
+    def contains(self, config: Config, context: Mapping[str, Any]) -> bool:
         """Whether a file for ``config`` in ``context`` exists (readable or not)."""
         return self.path(config, context).exists()
 
-    def get(self, config: Config, context: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+    def get(self, config: Config, context: Mapping[str, Any]) -> pd.DataFrame | None:
         """The stored result of ``config`` in ``context``, or None if it has not been computed.
 
         Raises:
@@ -315,19 +364,30 @@ class ResultCache:
             raise CacheFileError(path, f"not a readable result file ({type(err).__name__}: {err})") from None
         if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
             raise CacheFileError(path, "not a result file of this cache (no anchor metadata of this format)")
-        expected = {"config": config, "context": dict(context or {})}
+        expected = {"config": config, "context": dict(context)}
         if canonical_json(meta.get("key")) != canonical_json(expected):
             raise CacheFileError(path, "holds another configuration (a hash collision, or a renamed file)")
         return table.to_pandas()
 
-    def put(self, config: Config, result: pd.DataFrame, context: Mapping[str, Any] | None = None) -> Path:
-        """Store ``result`` atomically: readers see the old state or the whole new file."""
+    def put(self, config: Config, result: pd.DataFrame, context: Mapping[str, Any]) -> Path:
+        """Store ``result`` atomically: readers see the old state or the whole new file.
+
+        Raises:
+            ValueError: a column Parquet cannot hold (e.g. mixed Python objects); it names the
+                configuration. Nothing is written.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         path = self.path(config, context)
-        meta = {"format": CACHE_FORMAT, "key": {"config": config, "context": dict(context or {})}}
-        table = pa.Table.from_pandas(result, preserve_index=False)
+        meta = {"format": CACHE_FORMAT, "key": {"config": config, "context": dict(context)}}
+        try:
+            table = pa.Table.from_pandas(result, preserve_index=False)
+        except (pa.ArrowException, TypeError, ValueError) as err:
+            raise ValueError(
+                f"the result of {config} cannot be stored as Parquet ({type(err).__name__}: {err}); give each "
+                "column one type (numbers, strings or booleans)"
+            ) from None
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"anchor": canonical_json(meta)})
         atomic_write(path, lambda f: pq.write_table(table, f))
         return path

@@ -296,13 +296,19 @@ def estimate_mi(
             reason = f"diverged at step {err.step}: {err.reason}" if isinstance(err, DivergedError) else str(err)
             done = _fold_table(held_out, histories)
             kept = f"; the {len(done)} fold(s) before it are in err.folds" if len(done) else ""
+            tips = [f"a lower lr (now {lr:g})"]
+            if OBJECTIVES[objective] is not OBJECTIVES["anchor"]:
+                tips.append("a bounded objective such as 'anchor'")
+            if not standardize:
+                tips.append("standardize=True")
             raise EstimateError(
                 f"estimate_mi: the critic of fold {k + 1} of {folds} ({name}, {critic} critic) {reason}{kept}. "
-                f"Try a lower lr (now {lr:g}), a bounded objective such as 'anchor'"
-                + ("." if standardize else ", or standardize=True."),
+                f"Try {' or '.join(tips)}.",
                 fold=k,
                 folds=done,
-                history=pd.concat([*histories, err.history.assign(fold=k)], ignore_index=True),
+                history=pd.concat(
+                    [*histories, err.history.drop(columns="mi_true", errors="ignore").assign(fold=k)], ignore_index=True
+                ),
             ) from None
         held_out.append(held)
         histories.append(history.assign(fold=k))

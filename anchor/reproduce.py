@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -93,11 +94,19 @@ def notebook_parameters(source_name: str) -> dict[str, Parameter]:
     found = {}
     for node in ast.parse(cells[0].source).body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            found[node.target.id] = Parameter(node.annotation, ast.literal_eval(node.value))
+            names, annotation = [node.target.id], node.annotation
         elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    found[target.id] = Parameter(None, ast.literal_eval(node.value))
+            names, annotation = [t.id for t in node.targets if isinstance(t, ast.Name)], None
+        else:
+            continue
+        try:
+            default = ast.literal_eval(node.value)
+        except ValueError:
+            raise ValueError(
+                f"notebooks/{source_name}.py: the default of {', '.join(names)} in the parameters cell must be a "
+                f"literal (numbers, strings, lists, dicts, None), got {ast.unparse(node.value)!r}"
+            ) from None
+        found.update({name: Parameter(annotation, default) for name in names})
     return found
 
 
@@ -115,6 +124,8 @@ def _matches(value: Any, annotation: ast.expr) -> bool:
     if isinstance(annotation, ast.Name):
         if annotation.id == "Any":
             return True
+        if annotation.id not in _TYPES:
+            raise ValueError(f"unsupported parameter annotation {annotation.id!r}; use {', '.join(_TYPES)}, Any")
         kind = _TYPES[annotation.id]
         if isinstance(value, bool) and kind is not bool:
             return False
@@ -157,11 +168,12 @@ def check_parameters(name: str, source_name: str, params: dict[str, Any]) -> Non
             )
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+    """``text`` as a number if it is written as one in decimal notation (1e-3, -2.5, 7), else None."""
+    return float(text) if _NUMBER.fullmatch(text.strip()) else None
 
 
 def parse_value(text: str) -> Any:

@@ -85,27 +85,34 @@ def data_files(datasets: Any, data_root: str | None = None) -> dict[str, Path | 
     return files
 
 
-def checkpoint_path(checkpoint_dir: str | Path, config: dict[str, Any], data_root: str | None = None) -> Path:
-    """Where ``run_ssl`` keeps the state of ``config`` (a full configuration, see ``ssl_configs``).
+def checkpoint_path(checkpoint_dir: str | Path, config: dict[str, Any]) -> Path:
+    """Where ``run_ssl`` keeps the state of ``config`` (a full configuration, see ``ssl_configs``)."""
+    return Path(checkpoint_dir) / f"ssl-{config_key(config)}.pt"
 
-    The name is a hash of the configuration and of what else the run depends on (the package's
-    code and version, the dataset files' content; ``anchor.cache.run_context``), except the
-    torch thread count, which the checkpoint records instead.
-    """
-    context = run_context(run_ssl, threads=0, data=data_files([config["dataset"]], data_root))
-    context.pop("threads")
-    return Path(checkpoint_dir) / f"ssl-{config_key(config, context)}.pt"
+
+def _context(config: dict[str, Any], data_root: str | None) -> dict[str, Any]:
+    """What a run depends on besides its configuration, except the thread count (which the
+    checkpoint records itself): the code, the package version, the dataset files' content."""
+    context = run_context(run_ssl, threads=None, data=data_files([config["dataset"]], data_root))
+    del context["threads"]
+    return context
 
 
 def _load_checkpoint(
-    path: Path, config: dict[str, Any], precision: str | None, threads: int | None = None
+    path: Path,
+    config: dict[str, Any],
+    precision: str | None,
+    threads: int | None = None,
+    context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The state in ``path``, on the CPU, after checking it belongs to ``config`` and, for a run to
-    resume, to this precision and thread count. Loads tensors and plain containers only
-    (``weights_only=True``): a file that holds anything else is refused, never executed.
+    """The state in ``path``, on the CPU, after checking it belongs to ``config`` and, if given,
+    ``context`` (the code and data it was made with) and, for a run to resume, to this precision
+    and thread count. Loads tensors and plain containers only (``weights_only=True``): a file that
+    holds anything else is refused, never executed.
 
     Raises:
-        CacheFileError: the file is empty, truncated, not a checkpoint or not of this format.
+        CacheFileError: the file is empty, truncated, not a checkpoint or not of this format, or
+            was made by other code or from other data files (stale).
         ValueError: it belongs to another configuration, precision or thread count.
     """
     try:
@@ -116,6 +123,9 @@ def _load_checkpoint(
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
         found = state.get("version") if isinstance(state, dict) else type(state).__name__
         raise CacheFileError(path, f"a checkpoint of format {found!r}, not {CHECKPOINT_VERSION}")
+    if context is not None and state.get("context") != context:
+        stale = sorted(k for k in context if context[k] != (state.get("context") or {}).get(k))
+        raise CacheFileError(path, f"made by other code or from other data files (differs in {stale})")
     differ = sorted(k for k in set(config) | set(state["config"]) if config.get(k) != state["config"].get(k))
     if differ:
         raise ValueError(f"checkpoint {path} belongs to another configuration (differs in {differ}); delete it")
@@ -133,11 +143,10 @@ def _load_checkpoint(
     return state
 
 
-def checkpoint_features(
-    checkpoint_dir: str | Path, config: dict[str, Any], data_root: str | None = None
-) -> torch.Tensor:
-    """The finished run's encoder features of the test images, (N_test, F)."""
-    path = checkpoint_path(checkpoint_dir, config, data_root)
+def checkpoint_features(checkpoint_dir: str | Path, config: dict[str, Any]) -> torch.Tensor:
+    """The finished run's encoder features of the test images, (N_test, F): those of the last run
+    of ``config`` (``run_ssl`` replaces a checkpoint made by other code or from other data)."""
+    path = checkpoint_path(checkpoint_dir, config)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint for {config} at {path}: run it with checkpoint_dir={checkpoint_dir!r}")
     state = _load_checkpoint(path, config, None)
@@ -162,11 +171,14 @@ def encode(
     return torch.cat(out)
 
 
-def _resume(path: Path, config: dict[str, Any], precision: str, threads: int | None) -> dict[str, Any] | None:
-    """The checkpoint to continue from, or None: a file that cannot be read is reported (a
-    warning naming it) and the run starts over, overwriting it."""
+def _resume(
+    path: Path, config: dict[str, Any], precision: str, threads: int | None, context: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The checkpoint to continue from, or None: a file that cannot be read, or that was made by
+    other code or from other data, is reported (a warning naming it) and the run starts over,
+    overwriting it."""
     try:
-        return _load_checkpoint(path, config, precision, threads)
+        return _load_checkpoint(path, config, precision, threads, context)
     except CacheFileError as err:
         warnings.warn(f"checkpoint {err.path} cannot be used ({err.reason}); training from the start", stacklevel=3)
         return None
@@ -267,12 +279,13 @@ def run_ssl(
     rows: list[tuple[int, str, float]] = []
     start_epoch = 0
 
-    path = checkpoint_path(checkpoint_dir, config, data_root) if checkpoint_dir else None
+    path = checkpoint_path(checkpoint_dir, config) if checkpoint_dir else None
     precision = "bfloat16-autocast" if device.type == "cuda" else "float32"
     threads = torch.get_num_threads() if device.type == "cpu" else None  # CUDA sums do not depend on it
+    context = _context(config, data_root) if path is not None else None
     if path is not None:
         clean_temporaries(path.parent)
-    state = _resume(path, config, precision, threads) if path is not None and path.exists() else None
+    state = _resume(path, config, precision, threads, context) if path is not None and path.exists() else None
     if state is not None:
         if state["finished"]:
             return pd.DataFrame(state["rows"], columns=COLUMNS)
@@ -283,9 +296,9 @@ def run_ssl(
 
     def save(epoch: int, finished: bool, **extra: Any) -> None:
         if path is not None:
-            _save({"version": CHECKPOINT_VERSION, "config": config, "precision": precision, "threads": threads,
-                   "epoch": epoch, "finished": finished, "rows": rows, "critic": critic.state_dict(), **extra},
-                  path)  # fmt: skip
+            _save({"version": CHECKPOINT_VERSION, "config": config, "context": context, "precision": precision,
+                   "threads": threads, "epoch": epoch, "finished": finished, "rows": rows,
+                   "critic": critic.state_dict(), **extra}, path)  # fmt: skip
 
     k_nn = min(20, len(train_x))
 
@@ -383,7 +396,7 @@ def sweep_ssl(
     """
     results = notebook_sweep(
         configs, run_ssl, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
-        data=data_files([c.get("dataset", SSL_DEFAULTS["dataset"]) for c in configs], data_root),
+        data=lambda c: data_files([c.get("dataset", SSL_DEFAULTS["dataset"])], data_root),
         checkpoint_dir=checkpoint_dir, data_root=data_root,
     )  # fmt: skip
     results["objective"] = results["objective"].fillna(RANDOM_INIT) if "objective" in results else RANDOM_INIT

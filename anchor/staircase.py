@@ -176,10 +176,9 @@ def sweep_staircase(
     (``anchor.sweep.notebook_sweep``: cache, local workers or a Dask ``scheduler``, a ``run`` column).
     The IMDB embeddings file at ``data_path`` is part of the cache key by its content."""
     extra = {} if data_path is None else {"data_path": data_path}
-    reads_file = data_path is not None and any(c.get("domain") == "imdb" for c in configs)
     return notebook_sweep(
         configs, run_staircase, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
-        data={"data_path": data_path} if reads_file else None, **extra,
+        data=lambda c: {"data_path": data_path} if c.get("domain") == "imdb" else None, **extra,
     )  # fmt: skip
 
 

@@ -178,10 +178,12 @@ def _run_in_processes(
                     other.cancel()
         pool.shutdown(wait=True)
     except BaseException:
-        for future in futures:  # keep what finished while we were interrupted
-            if future not in handled and future.done() and not future.cancelled() and future.exception() is None:
-                handle(future)
-        _stop_workers(pool)
+        try:
+            for future in futures:  # keep what finished while we were interrupted
+                if future not in handled and future.done() and not future.cancelled() and future.exception() is None:
+                    handle(future)
+        finally:
+            _stop_workers(pool)
         raise
     _raise_all(errors)
 
@@ -220,7 +222,7 @@ def run_sweep(
     client: Any = None,
     retries: int = 1,
     index: str | None = None,
-    data: Mapping[str, str | Path | None] | None = None,
+    data: Mapping[str, str | Path | None] | Callable[[Config], Mapping[str, str | Path | None]] | None = None,
 ) -> pd.DataFrame:
     """Run ``run(**config, **options)`` for every configuration not yet in ``cache``; return all results.
 
@@ -248,8 +250,10 @@ def run_sweep(
             worker died, before the configuration is reported as failed.
         index: if given, the name of a column holding each row's position in ``configs`` (to
             attach labels to runs whose configurations differ only in nested entries).
-        data: files or folders the runs read, by name (e.g. ``{"data_path": path}``); their
-            content is part of the cache key. Pass the paths themselves to the runs in ``options``.
+        data: files or folders the runs read, by name (e.g. ``{"data_path": path}``), or a
+            function of a configuration returning them (for sweeps whose runs read different
+            files); their content is part of each run's cache key. Pass the paths themselves to
+            the runs in ``options``.
 
     Each result gets the configuration's scalar entries as columns (unless it has a column of
     that name already), and the results are concatenated in the order of ``configs``. A run that
@@ -270,11 +274,12 @@ def run_sweep(
         cache = ResultCache(cache)
     in_processes = client is not None or workers > 1
     threads = threads_per_worker if in_processes else torch.get_num_threads()
-    context = run_context(run, threads=threads if _on_cpu(options) else None, data=data)
+    files = data if callable(data) else (lambda config: data)
+    contexts = [run_context(run, threads=threads if _on_cpu(options) else None, data=files(c)) for c in configs]
     results: dict[int, pd.DataFrame] = {}
     if cache is not None:
         for k, config in enumerate(configs):
-            found = _lookup(cache, config, context)
+            found = _lookup(cache, config, contexts[k])
             if found is not None:
                 results[k] = found
     todo = [k for k in range(len(configs)) if k not in results]
@@ -284,25 +289,33 @@ def run_sweep(
     bar = tqdm(total=len(configs), initial=len(results), desc="sweep", disable=not progress, leave=False)
 
     def finish(k: int, result: pd.DataFrame) -> None:
-        if cache is not None:
-            cache.put(configs[k], result, context)
         results[k] = result
         bar.update()
+        if cache is not None:
+            try:
+                cache.put(configs[k], result, contexts[k])
+            except ValueError as err:  # the run is kept for this call, just not cached
+                warnings.warn(f"{err}; not cached", stacklevel=2)
 
     def failed(k: int, err: BaseException) -> RuntimeError:
         return RuntimeError(f"sweep run failed for configuration {configs[k]}: {type(err).__name__}: {err}")
 
     try:
         if client is not None and todo:
-            key = lambda k: config_key(configs[k], context)  # noqa: E731
+            key = lambda k: config_key(configs[k], contexts[k])  # noqa: E731
             _run_on_dask(client, run, configs, todo, options, threads, retries, finish, failed, key)
         elif workers == 1 or len(todo) <= 1:
-            for k in todo:
-                try:
-                    result = _call(run, configs[k], options)
-                except Exception as err:
-                    raise failed(k, err) from err
-                finish(k, result)
+            own = torch.get_num_threads()
+            torch.set_num_threads(threads)  # a lone run left of a parallel sweep: a worker's threads
+            try:
+                for k in todo:
+                    try:
+                        result = _call(run, configs[k], options)
+                    except Exception as err:
+                        raise failed(k, err) from err
+                    finish(k, result)
+            finally:
+                torch.set_num_threads(own)
         else:
             _run_in_processes(run, configs, todo, options, workers, threads, finish, failed)
     finally:
@@ -326,16 +339,17 @@ def notebook_sweep(
     workers: int = 1,
     scheduler: str | None = None,
     progress: bool = False,
-    data: Mapping[str, str | Path | None] | None = None,
+    data: Mapping[str, str | Path | None] | Callable[[Config], Mapping[str, str | Path | None]] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """``run_sweep`` as the notebooks call it (``anchor.sweep_staircase``, ``anchor.sweep_ssl``).
 
-    ``workers`` local processes share this machine's two threads (one each when there are two or
-    more); ``scheduler`` (a Dask address; empty: none) sends the runs to a cluster instead; the
-    runs' own progress bars only for in-process runs; an empty ``cache`` stores nothing; ``data``
-    names the files whose content is part of the cache key. Extra ``options`` go to every run.
-    The result has a ``run`` column: each row's position in ``configs``.
+    ``workers`` local processes share the notebooks' two torch threads (one each when there are
+    two or more; a single process keeps this process's threads); ``scheduler`` (a Dask address;
+    empty: none) sends the runs to a cluster instead; the runs' own progress bars only for
+    in-process runs; an empty ``cache`` stores nothing; ``data`` names the files whose content is
+    part of the cache key. Extra ``options`` go to every run. The result has a ``run`` column:
+    each row's position in ``configs``.
     """
     options = {"device": device, "progress": progress and workers == 1 and not scheduler, **options}
     return run_sweep(

@@ -1,5 +1,7 @@
 """The result cache: data-only files, keyed by everything a result depends on, never stale or blocking."""
 
+import ast
+import functools
 import importlib
 import math
 import os
@@ -22,6 +24,7 @@ from anchor.cache import (
     check_writable,
     clean_temporaries,
     code_fingerprint,
+    config_key,
     data_fingerprint,
     run_context,
 )
@@ -69,7 +72,7 @@ def test_a_crafted_pickle_in_the_cache_runs_nothing(tmp_path, crafted_payload):
         path = cache.path(config, context)
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(pickle.dumps({"config": config, "result": payload}))
-        path.with_suffix(".pkl").write_bytes(pickle.dumps(payload))  # the former file name
+        (cache.root / f"{config_key(config)}.pkl").write_bytes(pickle.dumps(payload))  # the former name
     with pytest.raises(CacheFileError, match=r"\.parquet: not a readable result file"):
         cache.get(CONFIGS[0], context)
     with pytest.warns(UserWarning, match=r"cache file .*\.parquet cannot be used .*; recomputing it"):
@@ -117,20 +120,29 @@ MODULE = textwrap.dedent(
     import pandas as pd
 
     def run(objective, seed):
-        return pd.DataFrame({{"estimate": [{value}]}})
+        {docstring}
+        return pd.DataFrame({{"estimate": [{value}]}})  # {comment}
     """
 )
 
 
 def test_editing_the_code_of_a_run_recomputes_it(tmp_path, monkeypatch):
     module = tmp_path / "toy_run_module.py"
-    module.write_text(MODULE.format(value=1.0))
+
+    def write(value, docstring='"""A run."""', comment="one"):
+        module.write_text(MODULE.format(value=value, docstring=docstring, comment=comment))
+        stat = module.stat()
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+    write(1.0)
     monkeypatch.syspath_prepend(str(tmp_path))
     toy = importlib.import_module("toy_run_module")
     first = run_sweep(CONFIGS, toy.run, cache=tmp_path / "cache", progress=False)
     same = code_fingerprint(toy.run)
-    module.write_text(MODULE.format(value=2.0))
-    os.utime(module, ns=(module.stat().st_atime_ns, module.stat().st_mtime_ns + 10**9))
+    write(1.0, docstring='"""Another docstring."""', comment="another comment")
+    toy = importlib.reload(toy)
+    assert code_fingerprint(toy.run) == same  # words are not code
+    write(2.0)
     toy = importlib.reload(toy)
     assert code_fingerprint(toy.run) != same
     second = run_sweep(CONFIGS, toy.run, cache=tmp_path / "cache", progress=False)
@@ -149,11 +161,12 @@ def test_package_code_is_part_of_the_key_through_imports():
         path = todo.pop()
         if path not in seen:
             seen.add(path)
-            todo += cache._imported_package_modules(path)
+            todo += cache._imported_package_modules(ast.parse(path.read_text()), path)
     names = {p.name for p in seen}
     assert {"staircase.py", "train.py", "objectives.py", "scoring.py", "critics.py", "unstructured.py"} <= names
     assert not {"plotting.py", "reproduce.py", "__init__.py"} & names
-    assert code_fingerprint(staircase.run_staircase) == code_fingerprint(staircase.run_staircase)
+    assert not {"cache.py", "sweep.py"} & names  # the machinery that stores results leaves them unchanged
+    assert code_fingerprint(staircase.run_staircase).isalnum()
 
 
 def test_the_data_file_and_the_thread_count_are_part_of_the_key(tmp_path):
@@ -246,3 +259,35 @@ def test_an_unwritable_cache_is_reported_before_any_run(tmp_path, monkeypatch):
     monkeypatch.setattr(anchor.sweep, "check_writable", unwritable)
     assert len(run_sweep(CONFIGS, run, cache=tmp_path / "full", progress=False)) == 4
     assert len(calls) == 2
+
+
+def _scaled_run(objective, seed, scale):
+    return pd.DataFrame({"estimate": [scale * seed]})
+
+
+def test_a_partial_run_is_named_by_its_function_and_bound_arguments(tmp_path):
+    """functools.partial: the same function and arguments give the same key in every process."""
+    twice, thrice = functools.partial(_scaled_run, scale=2.0), functools.partial(_scaled_run, scale=3.0)
+    context = run_context(twice, threads=1)
+    assert context["run"] == "test_cache._scaled_run" and context["bound"] == {"args": [], "keywords": {"scale": 2.0}}
+    assert run_context(functools.partial(_scaled_run, scale=2.0), threads=1) == context
+    assert run_context(thrice, threads=1) != context
+    configs = [{"objective": "anchor", "seed": 1}]
+    assert run_sweep(configs, twice, cache=tmp_path, progress=False).estimate.tolist() == [2.0]
+    assert run_sweep(configs, thrice, cache=tmp_path, progress=False).estimate.tolist() == [3.0]
+
+
+def test_a_result_parquet_cannot_hold_is_kept_and_reported(tmp_path):
+    def run(objective, seed):
+        return pd.DataFrame({"mixed": [1, "two"]}, dtype=object)
+
+    message = r"the result of \{'objective': 'anchor', 'seed': 0\} cannot be stored.*not cached"
+    with pytest.warns(UserWarning, match=message):
+        result = run_sweep(CONFIGS[:1], run, cache=tmp_path, progress=False)
+    assert result.mixed.tolist() == [1, "two"] and not list(tmp_path.glob("*.parquet"))
+
+
+def test_the_cache_needs_the_context():
+    cache = ResultCache("nowhere")
+    with pytest.raises(TypeError):
+        cache.get(CONFIGS[0])  # a lookup without the context would never find a sweep's result

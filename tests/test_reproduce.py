@@ -151,3 +151,20 @@ def test_a_bad_profile_entry_stops_the_run_before_any_job(project, capsys, entry
         reproduce.main(["--profile", "smoke"])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (project / "results" / "notebooks").exists(), "a job ran before the bad entry was reported"
+
+
+def test_command_line_values_are_read_as_yaml_with_decimal_numbers():
+    assert reproduce.parse_value("1e-3") == 0.001 and reproduce.parse_value("100") == 100
+    assert reproduce.parse_value("[1, 2]") == [1, 2] and reproduce.parse_value("null") is None
+    assert reproduce.parse_value("nan") == "nan" and reproduce.parse_value("cuda") == "cuda"
+
+
+def test_parameters_cells_that_cannot_be_checked_say_why(project):
+    source = project / "notebooks" / "toy.py"
+    text = source.read_text()
+    source.write_text(text.replace("lr: float = 0.1", "lr: float = 2 ** -3"))
+    with pytest.raises(ValueError, match=r"default of lr in the parameters cell must be a literal.*'2 \*\* \(-3\)'"):
+        reproduce.notebook_parameters("toy")
+    source.write_text(text.replace("lr: float = 0.1", "lr: Decimal = 0.1"))
+    with pytest.raises(ValueError, match=r"unsupported parameter annotation 'Decimal'"):
+        reproduce.check_parameters("good", "toy", {"lr": 0.5})

@@ -298,3 +298,24 @@ def test_an_unfinished_checkpoint_resumes_only_with_its_thread_count(tmp_path):
     torch.save(state, path)
     with pytest.raises(ValueError, match=r"trained with 3 torch thread\(s\); resuming it with 2"):
         run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+
+
+def test_a_checkpoint_made_by_other_code_is_not_served(tmp_path):
+    """A finished checkpoint records the code and data it was made with; after a change it is
+    replaced, not returned (the sweep's cache key changes with the code too)."""
+    settings = {**TINY, "epochs": 1}
+    config = ssl_configs(["anchor"], [0], **settings)[0]
+    first = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    path = ssl.checkpoint_path(tmp_path, config)
+    state = torch.load(path, weights_only=True)
+    assert (
+        set(state["context"]) == {"run", "code", "version", "data"}
+        and "mnist/mnist_5k.csv.gz" in state["context"]["data"]
+    )
+    state["context"]["code"] = "older"
+    state["rows"] = [(1, "probe_top1", -1.0)]  # what a stale file would answer
+    torch.save(state, path)
+    with pytest.warns(UserWarning, match=r"made by other code or from other data files \(differs in \['code'\]\)"):
+        again = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    keep = again["metric"] != "seconds"
+    pd.testing.assert_frame_equal(again[keep], first[first["metric"] != "seconds"])

@@ -248,6 +248,24 @@ def test_a_failing_worker_names_its_configuration(tmp_path):
         run_sweep(configs, run_staircase, cache=tmp_path, workers=2, progress=False)
 
 
+def _threads_run(objective, seed, lr):
+    import torch
+
+    return pd.DataFrame({"threads": [torch.get_num_threads()]})
+
+
+def test_a_lone_missing_run_of_a_parallel_sweep_uses_a_workers_threads(tmp_path):
+    """With one run left, it runs here, but with the threads it is keyed by (a worker's)."""
+    import pyarrow.parquet as pq
+    import torch
+
+    assert torch.get_num_threads() == 2
+    result = run_sweep(CONFIGS[:1], _threads_run, cache=tmp_path, workers=2, threads_per_worker=1, progress=False)
+    assert result.threads.tolist() == [1] and torch.get_num_threads() == 2
+    (file,) = tmp_path.glob("*.parquet")
+    assert b'"threads":1' in pq.read_schema(file).metadata[b"anchor"]
+
+
 def test_a_failing_worker_cancels_the_queue_and_keeps_the_running_results(tmp_path):
     """With more runs than workers, one failure: the queued runs are cancelled (not reported as
     failures), the one already running finishes and is cached."""
