@@ -82,6 +82,7 @@ from .staircase import (
 from .sweep import run_sweep
 from .train import (
     DIVERGENCE_NATS,
+    DIVERGENCE_STEPS,
     ArraySampler,
     DivergedError,
     Fit,
@@ -98,6 +99,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CRITICS",
     "DIVERGENCE_NATS",
+    "DIVERGENCE_STEPS",
     "DOMAINS",
     "ENCODERS",
     "ESTIMATORS",

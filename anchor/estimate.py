@@ -232,10 +232,10 @@ def estimate_mi(
         critic_params, objective_params: passed to ``get_critic`` / ``get_objective``.
 
     Raises:
-        EstimateError: a fold's critic diverged (a NaN or infinite loss or estimate, or scores
-            beyond +-``anchor.DIVERGENCE_NATS``), never had a finite validation loss, or read a
-            test estimate beyond that range; it names the fold and keeps the folds finished
-            before it.
+        EstimateError: a fold's critic diverged (a NaN or infinite loss or estimate, or an
+            estimate beyond +-``anchor.DIVERGENCE_NATS`` for ``anchor.DIVERGENCE_STEPS`` steps in a
+            row), never had a finite validation loss, or read a test estimate beyond that range; it
+            names the fold and keeps the folds finished before it.
 
     Returns:
         ``Estimate`` with mi, stderr, ci_low, ci_high, n_train, n_val (per fold), n_test (all

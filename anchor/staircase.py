@@ -125,8 +125,9 @@ def run_staircase(
     """Train one critic on one objective through a staircase; return the per-step history.
 
     Columns: step, level, mi_true, estimate, loss, objective, diverged (a run whose loss became
-    NaN or infinite, or whose critic scores left +-``anchor.DIVERGENCE_NATS``, keeps its history
-    up to and including that step and is marked diverged), and ``estimate_<name>`` for
+    NaN or infinite, or whose estimate stayed beyond +-``anchor.DIVERGENCE_NATS`` for
+    ``anchor.DIVERGENCE_STEPS`` steps in a row, keeps its history up to and including that step and
+    is marked diverged), and ``estimate_<name>`` for
     each objective named in ``track``, whose estimate is recorded on the same batches (e.g.
     ``track=["anchor"]`` records the plug-in of a critic trained with InfoNCE). All in nats.
     """

@@ -95,13 +95,14 @@ def test_level_summary_marks_the_level_where_a_run_diverged():
     assert not table[table.objective == "a"].diverged.any()
 
 
-@pytest.mark.parametrize("offset", [3.4e38, 5000.0], ids=["infinite loss", "implausible critic score"])
-def test_a_run_that_diverges_at_step_zero_is_recorded_as_diverged(tmp_path, offset):
-    """A critic offset that breaks the first batch: one row, marked diverged, not an empty table."""
+@pytest.mark.parametrize(("offset", "rows"), [(3.4e38, 1), (5000.0, 10)], ids=["infinite loss", "implausible"])
+def test_a_run_that_diverges_at_once_is_recorded_as_diverged(tmp_path, offset, rows):
+    """A critic offset that breaks the first batch (or reads 5,000 nats from the start): the steps
+    up to the divergence, marked diverged, not an empty table."""
     config = {"domain": "gaussian", "objective": "anchor", "critic": "quadratic", "bits": [2.0, 4.0],
-              "steps_per_level": 5, "dim": 2, "critic_params": {"offset": offset}}  # fmt: skip
+              "steps_per_level": 20, "dim": 2, "critic_params": {"offset": offset}}  # fmt: skip
     history = anchor.run_sweep([config], run_staircase, cache=tmp_path, progress=False)
-    assert len(history) == 1 and history.step.tolist() == [0] and history.diverged.all()
+    assert history.step.tolist() == list(range(rows)) and history.diverged.all()
     table = level_summary(history)
     assert table.level.tolist() == [0] and table.diverged.all() and np.isnan(table["mean"]).all()
     again = anchor.run_sweep([config], run_staircase, cache=tmp_path, progress=False)  # cached with its row
