@@ -219,12 +219,18 @@ def test_bad_run_arguments_are_named():
     assert math.isfinite(ssl.SSL_DEFAULTS["lr"])
 
 
-def test_checkpoints_refuse_another_configuration_or_precision(tmp_path):
+def _finished_checkpoint(tmp_path):
+    """A one-epoch anchor run checkpointed in ``tmp_path``: its settings, configuration, checkpoint
+    path and loaded state."""
     settings = {**TINY, "epochs": 1}
     config = ssl_configs(["anchor"], [0], **settings)[0]
-    run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    result = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
     path = ssl.checkpoint_path(tmp_path, config)
-    state = torch.load(path, weights_only=True)
+    return settings, config, path, torch.load(path, weights_only=True), result
+
+
+def test_checkpoints_refuse_another_configuration_or_precision(tmp_path):
+    settings, config, path, state, _ = _finished_checkpoint(tmp_path)
     assert state["finished"] and state["config"] == config and state["precision"] == "float32"
     state["config"] = {**config, "lr": 0.5}  # a file left by another configuration
     torch.save(state, path)
@@ -288,11 +294,7 @@ def test_a_crafted_or_damaged_checkpoint_runs_nothing_and_training_starts_over(t
 
 
 def test_an_unfinished_checkpoint_resumes_only_with_its_thread_count(tmp_path):
-    settings = {**TINY, "epochs": 1}
-    config = ssl_configs(["anchor"], [0], **settings)[0]
-    run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
-    path = ssl.checkpoint_path(tmp_path, config)
-    state = torch.load(path, weights_only=True)
+    settings, _, path, state, _ = _finished_checkpoint(tmp_path)
     assert state["threads"] == torch.get_num_threads()
     state.update(finished=False, threads=state["threads"] + 1)
     torch.save(state, path)
@@ -303,11 +305,7 @@ def test_an_unfinished_checkpoint_resumes_only_with_its_thread_count(tmp_path):
 def test_a_checkpoint_made_by_other_code_is_not_served(tmp_path):
     """A finished checkpoint records the code and data it was made with; after a change it is
     replaced, not returned (the sweep's cache key changes with the code too)."""
-    settings = {**TINY, "epochs": 1}
-    config = ssl_configs(["anchor"], [0], **settings)[0]
-    first = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
-    path = ssl.checkpoint_path(tmp_path, config)
-    state = torch.load(path, weights_only=True)
+    settings, _, path, state, first = _finished_checkpoint(tmp_path)
     assert (
         set(state["context"]) == {"run", "code", "version", "data"}
         and "mnist/mnist_5k.csv.gz" in state["context"]["data"]
