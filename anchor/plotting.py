@@ -157,3 +157,56 @@ def plot_level_summary(summary: pd.DataFrame, *, order: Sequence[str] | None = N
     axes[0, 0].legend(fontsize=7, ncol=2, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def plot_suite_heatmap(results: pd.DataFrame, *, order: Sequence[str] | None = None) -> plt.Figure:
+    """Tasks (rows, grouped by family) by estimators (columns): the mean estimate over data seeds
+    divided by the true MI, written in each cell, coloured from 0 to 2 (1 = the truth, a diverging
+    colour map; failed runs grey). Rows are labelled with the task and its true MI in nats, in
+    the style of the Beyond Normal paper's figure 1."""
+    import seaborn as sns
+
+    order = list(order) if order is not None else list(dict.fromkeys(results.estimator))
+    tasks = results.drop_duplicates("task").sort_values(["family", "truth"], kind="stable")
+    ratio = (
+        results.assign(ratio=results.estimate / results.truth)
+        .groupby(["task", "estimator"]).ratio.mean().unstack().reindex(index=tasks.task, columns=order)
+    )  # fmt: skip
+    labels = [f"{t} ({m:.2f})" for t, m in zip(tasks.task, tasks.truth, strict=True)]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(order), 0.9 + 0.24 * len(labels)))
+    ax.set_facecolor("0.85")
+    sns.heatmap(
+        ratio.set_axis(labels), ax=ax, cmap="RdBu_r", vmin=0.0, vmax=2.0, center=1.0, annot=True, fmt=".2f",
+        annot_kws={"fontsize": 6}, cbar_kws={"label": "estimate / true MI", "shrink": 0.6}, linewidths=0.3,
+    )  # fmt: skip
+    ax.set(xlabel="", ylabel="task (true MI, nats)")
+    ax.tick_params(axis="both", labelsize=7)
+    ax.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sample_sizes(results: pd.DataFrame, *, order: Sequence[str] | None = None) -> plt.Figure:
+    """Estimate / truth against the sample size, one panel per task, one line per estimator (mean
+    over data seeds; the band is the range over seeds when there are several)."""
+    order = list(order) if order is not None else list(dict.fromkeys(results.estimator))
+    tasks = list(dict.fromkeys(results.task))
+    colors = estimator_colors(order)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(2.7 * len(tasks), 2.8), sharey=True, squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        part = results[results.task == task].assign(ratio=lambda r: r.estimate / r.truth)
+        for name in order:
+            rows = part[part.estimator == name].groupby("n").ratio.agg(["mean", "min", "max"]).reset_index()
+            if not len(rows):
+                continue
+            lw = 1.8 if name.startswith("anchor") else 1.0
+            ax.plot(rows.n, rows["mean"], marker="o", ms=3, lw=lw, color=colors[name], label=name)
+            ax.fill_between(rows.n, rows["min"], rows["max"], color=colors[name], alpha=0.15, lw=0)
+        ax.axhline(1.0, color="black", lw=1.0)
+        ax.axhspan(1 / 1.5, 1.5, color="0.5", alpha=0.08, lw=0)
+        ax.set(xscale="log", xlabel="samples n", title=f"{task}\n(MI {part.truth.iloc[0]:.2f} nats)")
+        ax.title.set_fontsize(8)
+    axes[0, 0].set(ylabel="estimate / true MI", ylim=(0.0, 1.8))
+    axes[0, -1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig

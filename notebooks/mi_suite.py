@@ -1,0 +1,205 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # An MI benchmark beyond the Gaussian staircase
+#
+# **Question.** How accurate is `anchor.estimate_mi` on distributions other than the staircase's
+# Gaussians: heavy tails, non-linear maps, many dimensions, few samples, high MI? And how does it
+# compare with the field's estimators on the same samples?
+#
+# **Tasks** (`anchor.tasks`, 31 of them, each with a closed-form MI): joint normals with dense
+# (all coordinates equicorrelated) and sparse (two correlated pairs) covariances from 1x1 to
+# 25x25; multivariate Student-t with 1, 2, 3 and 5 degrees of freedom (one with an identity scale
+# matrix, whose MI comes from the heavy tails alone); the same behind invertible maps of X and Y,
+# which keep the MI (half-cube, asinh, normal CDF, a wiggly monotone map, a spiral that rotates by
+# an angle growing with the radius, a two-layer affine-coupling flow with fixed random weights);
+# and five independent correlated pairs with MI 1 to 8 nats, two of them also behind the spiral.
+# The design follows the "Beyond Normal" benchmark (Czyż et al., NeurIPS 2023) with our own
+# parameters, so its published numbers are on other task instances.
+#
+# **Estimators**, all on the same samples (`anchor.benchmark`): the package's neural objectives
+# through `estimate_mi` with one protocol for all (anchor, InfoNCE, NWJ, MINE, SMILE with
+# tau = 5, NCE), KSG (k = 3, by `ennemi`) and CCA (the Gaussian MI of the sample covariance).
+#
+# **Scores**: mean absolute error (nats); the share of tasks solved, |log(estimate / truth)| <
+# log 1.5 (the Beyond Normal criterion); the share within 10%; median seconds per estimate on this
+# machine; and the coverage of `estimate_mi`'s 95% interval over independent data sets.
+#
+# **Published reference** (Beyond Normal's 40 tasks at n = 10,000, mean absolute error in nats,
+# other task instances): MINDE-C 0.065, a zero-shot transformer estimator 0.060, InfoNCE 0.083,
+# MINE 0.108, CCA 0.181, KSG 0.219.
+#
+# Figures `figures/mi_suite_*.*` and tables `figures/mi_suite_*.csv` come from the **quick**
+# profile (`python -m anchor.reproduce --profile quick --only mi_suite`): one data set per task
+# at n = 5,000, and for the neural estimators `estimate_mi`'s defaults except 2 cross-fitting
+# folds instead of 5 (the same for all of them); the interval coverage uses the full defaults.
+# The **paper** profile runs the defaults on every task at every size with 5 data seeds.
+
+# %% tags=["parameters"]
+from typing import Any, Optional
+
+profile: str = "smoke"
+figure_dir: str = "../results/figures"
+cache_dir: str = ""  # folder of cached runs; empty: no cache
+tasks: Optional[list[str]] = ["normal-1x1", "student-dof3-2x2", "spiral-sparse-3x3"]  # None: every task
+estimators: list[str] = ["anchor", "infonce", "nwj", "mine", "smile-5", "nce", "ksg", "cca"]
+n: int = 500  # samples per data set in the main table
+seeds: list[int] = [0]  # data seeds (each a new data set; also the estimators' seeds)
+estimator_params: dict[str, Any] = {"folds": 2, "max_steps": 100, "eval_every": 50}  # for every neural estimator
+size_tasks: Optional[list[str]] = ["normal-1x1"]  # the sample-size sweep; None: every task
+sizes: list[int] = [200, 500]
+size_estimators: list[str] = ["anchor", "infonce", "ksg", "cca"]
+coverage_tasks: list[str] = ["normal-1x1"]  # estimate_mi's 95% interval over independent data sets
+coverage_n: int = 500
+coverage_seeds: int = 3  # number of data sets per task
+coverage_params: dict[str, Any] = {"max_steps": 100, "eval_every": 50}  # estimate_mi's arguments ({}: its defaults)
+device: str = "cpu"
+workers: int = 1  # processes running estimates at once
+scheduler: str = ""  # Dask scheduler address such as tcp://host:8786; empty: here
+progress: bool = False
+check_claims: bool = False
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from anchor.benchmark import benchmark_configs, coverage, family_scores, score, sweep_benchmark
+from anchor.plotting import plot_sample_sizes, plot_suite_heatmap, save_figure, save_table, use_style
+from anchor.tasks import SUITE, get_task
+
+torch.set_num_threads(2)
+pd.set_option("display.width", 200)
+pd.set_option("display.max_columns", 30)
+use_style()
+task_names = list(SUITE) if tasks is None else tasks
+run = dict(cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress)
+print(f"{len(task_names)} tasks, {len(estimators)} estimators, n = {n}, data seeds {seeds}")
+print(pd.DataFrame([{"task": t, "family": (s := get_task(t)).family, "dims": f"{s.dim_x}x{s.dim_y}",
+                     "true MI (nats)": round(s.mi, 4)} for t in task_names]).to_string(index=False))  # fmt: skip
+
+# %% [markdown]
+# ## The main table: every task, every estimator, the same samples
+
+# %% tags=["nbval-ignore-output"]
+results = sweep_benchmark(
+    benchmark_configs(task_names, estimators, [n], seeds), estimator_params=estimator_params, **run
+)
+save_table(results.drop(columns=["error"]), "mi_suite_runs", figure_dir)
+failed = results[results.error != ""]
+print(f"{len(results)} runs; failed: {len(failed)}")
+for row in failed.itertuples():
+    print(f"  {row.estimator} on {row.task}: {row.error[:160]}")
+scores = score(results)
+save_table(scores, "mi_suite_scores", figure_dir)
+print(scores.round(3).to_string(index=False))
+
+# %%
+fig = plot_suite_heatmap(results, order=estimators)
+fig.suptitle(f"Estimate / true MI, n = {n}", y=1.0)
+save_figure(fig, "mi_suite_heatmap", figure_dir, profile=profile)
+plt.show()
+
+# %% [markdown]
+# ## Per task family: MAE (nats) and each estimator's rank (1 = lowest MAE)
+
+# %% tags=["nbval-ignore-output"]
+families = family_scores(results)
+save_table(families.reset_index(), "mi_suite_families", figure_dir)
+print(families[[e for e in estimators if e in families]].round(3).to_string())
+if "anchor" in estimators:
+    print("\nrank of the anchor per family:", families["rank_anchor"].to_dict())
+
+# %% [markdown]
+# ## Where the anchor loses
+#
+# Per task: the anchor's absolute error against the best other estimator's (mean over data
+# seeds), and the tasks where another estimator is closer to the truth by more than 0.02 nats.
+
+# %% tags=["nbval-ignore-output"]
+if "anchor" in estimators and len(estimators) > 1:
+    err = results.assign(error_nats=results.estimate - results.truth).groupby(["task", "estimator"]).error_nats.mean()
+    err = err.unstack()
+    others = err.drop(columns="anchor").abs()
+    versus = pd.DataFrame({
+        "family": results.drop_duplicates("task").set_index("task").family,
+        "truth": results.drop_duplicates("task").set_index("task").truth,
+        "anchor_error": err["anchor"], "best_other": others.idxmin(axis=1), "best_other_error": others.min(axis=1),
+    }).loc[task_names]  # fmt: skip
+    loses = versus[versus.anchor_error.abs() > versus.best_other_error + 0.02]
+    print(versus.round(3).to_string())
+    print(f"\nthe anchor is beaten by more than 0.02 nats on {len(loses)} of {len(versus)} tasks:")
+    print(loses.round(3).to_string() if len(loses) else "none")
+
+# %% [markdown]
+# ## Sample size
+#
+# Estimate / truth against n on a few tasks; the grey band is the "solved" range (within a factor
+# 1.5 of the truth).
+
+# %% tags=["nbval-ignore-output"]
+by_size = sweep_benchmark(
+    benchmark_configs(task_names if size_tasks is None else size_tasks, size_estimators, sizes, seeds),
+    estimator_params=estimator_params,
+    **run,
+)
+save_table(by_size.drop(columns=["error"]), "mi_suite_sizes", figure_dir)
+print(score(by_size, by=("task", "n", "estimator")).pivot_table(
+    index=["task", "n"], columns="estimator", values="mae", sort=False).round(3).to_string())  # fmt: skip
+
+# %%
+fig = plot_sample_sizes(by_size, order=size_estimators)
+save_figure(fig, "mi_suite_sizes", figure_dir, profile=profile)
+plt.show()
+
+# %% [markdown]
+# ## Does `estimate_mi`'s 95% interval hold the truth?
+#
+# The anchor with `coverage_params` (the quick and paper profiles: `estimate_mi`'s defaults) on
+# `coverage_seeds` independent data sets per task. The interval comes from the spread of the
+# cross-fitted folds; it does not cover a bias shared by every fold.
+
+# %% tags=["nbval-ignore-output"]
+cover_runs = sweep_benchmark(
+    benchmark_configs(coverage_tasks, ["anchor"], [coverage_n], range(coverage_seeds)),
+    estimator_params=coverage_params, **run,
+)  # fmt: skip
+covered = coverage(cover_runs)
+save_table(covered, "mi_suite_coverage", figure_dir)
+print(covered.round(3).to_string(index=False))
+print(f"overall: {covered.coverage.mul(covered.data_sets).sum() / covered.data_sets.sum():.2f} of "
+      f"{covered.data_sets.sum()} intervals hold the truth")  # fmt: skip
+
+# %% [markdown]
+# ## Claims checked (quick and paper profiles)
+#
+# What must hold whatever the CPU: CCA, the exact estimator for normal data, is within 0.05 nats
+# on the normal tasks up to 10x10; InfoNCE cannot exceed log B (B = 64) plus its test noise, so
+# it reads below 4.3 nats on the 6- and 8-nat tasks; KSG, a non-parametric estimator, falls short
+# on the 25x25 normal tasks (below 80% of the truth on both, below half on the sparse one, whose
+# MI sits in 2 of 50 coordinates), its known failure in many dimensions.
+
+# %%
+if check_claims:
+    one = results.groupby(["task", "estimator"]).estimate.mean().unstack()
+    truth = results.groupby("task").truth.first()
+    small_normal = [t for t in one.index if get_task(t).family == "normal" and get_task(t).dim_x <= 10]
+    assert (one.loc[small_normal, "cca"] - truth[small_normal]).abs().max() < 0.05
+    assert one.loc[["highmi-5pairs-6nat", "highmi-5pairs-8nat"], "infonce"].max() < math.log(64) + 0.15
+    big = ["dense-25x25", "sparse-25x25"]
+    assert (one.loc[big, "ksg"] / truth[big]).max() < 0.8
+    assert one.loc["sparse-25x25", "ksg"] / truth["sparse-25x25"] < 0.5
+    print("claims hold")
