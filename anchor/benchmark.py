@@ -242,12 +242,6 @@ def sweep_benchmark(
     ).drop(columns="run")
 
 
-def _parse_value(text: str) -> Any:
-    import yaml
-
-    return yaml.safe_load(text)
-
-
 def _expand_tasks(names: str) -> list[str]:
     """Task names, families (all tasks of that family) or "all", comma-separated."""
     from .tasks import FAMILIES
@@ -267,6 +261,7 @@ def _expand_tasks(names: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Score MI estimators on tasks with known MI; write one tidy CSV row per run."""
     from .cache import atomic_write
+    from .reproduce import parse_value
     from .tasks import FAMILIES
 
     parser = argparse.ArgumentParser(prog="python -m anchor.benchmark", description=main.__doc__)
@@ -302,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             name, sep, value = item.partition("=")
             if not sep or not name.strip():
                 raise ValueError(f"--set takes NAME=VALUE, got {item!r}")
-            params[name.strip()] = _parse_value(value)
+            params[name.strip()] = parse_value(value)
         configs = benchmark_configs(tasks, estimators, args.n, args.seeds)
     except (ValueError, KeyError) as err:
         parser.error(str(err.args[0]))

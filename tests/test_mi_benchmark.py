@@ -127,3 +127,25 @@ def test_command_line_rejects_unknown_names(capsys):
     assert "--set takes NAME=VALUE" in capsys.readouterr().err
     assert main(["--list"]) == 0
     assert "spiral-sparse-3x3" in capsys.readouterr().out
+
+
+def test_command_line_set_reads_numbers_as_numbers(tmp_path):
+    """--set lr=1e-3 reaches estimate_mi as the float 0.001 (YAML alone reads it as text)."""
+    out = tmp_path / "b.csv"
+    argv = [
+        "--estimators",
+        "anchor",
+        "--tasks",
+        "normal-1x1",
+        "--n",
+        "300",
+        "--out",
+        str(out),
+        "--cache",
+        "",
+        "--quiet",
+    ]
+    argv += ["--set", "lr=1e-3", "--set", "max_steps=20", "--set", "eval_every=10", "--set", "folds=2"]
+    assert main(argv) == 0
+    table = pd.read_csv(out)
+    assert table.error.isna().all() and table.estimate.notna().all()
