@@ -29,7 +29,7 @@ import torch
 from scipy import special, stats
 
 from ._checks import check_choice, check_float, check_int
-from .data import Sampler
+from .data import Sampler, mi_to_rho
 
 __all__ = [
     "FAMILIES",
@@ -295,10 +295,10 @@ def _suite() -> dict[str, Callable[[], Task]]:
         transform="half-cube",
     )
     for mi in (1, 2, 4, 6, 8):
-        rho = math.sqrt(-math.expm1(-2.0 * mi / 5))  # 5 pairs with equal correlation
+        rho = mi_to_rho(dim=5, mi=mi)  # 5 pairs with equal correlation
         add(f"highmi-5pairs-{mi}nat", "high-mi", lambda rho=rho: pairs_covariance(5, 5, rho=rho), 5)
     for mi in (4, 8):
-        rho = math.sqrt(-math.expm1(-2.0 * mi / 5))
+        rho = mi_to_rho(dim=5, mi=mi)
         add(
             f"spiral-highmi-5pairs-{mi}nat",
             "high-mi",
