@@ -38,8 +38,9 @@ from .data import (
     rho_to_mi,
 )
 from .encoders import ENCODERS, ContrastiveCritic, ResNet18, SmallCNN
-from .estimate import Estimate, EstimateError, estimate_mi
+from .estimate import Estimate, EstimateError, EstimateWarning, estimate_mi
 from .images import IMAGE_DATASETS, Augment, ImageData, find_cifar, load_images
+from .marginals import MARGINALS, fit_marginals
 from .objectives import (
     ESTIMATORS,
     OBJECTIVES,
@@ -105,6 +106,7 @@ __all__ = [
     "ESTIMATORS",
     "IMAGE_DATASETS",
     "LEE_RHEE_GAUSSIAN_JOINT",
+    "MARGINALS",
     "OBJECTIVES",
     "PAPER_SSL_CIFAR100",
     "RANDOM_INIT",
@@ -123,6 +125,7 @@ __all__ = [
     "DivergedError",
     "Estimate",
     "EstimateError",
+    "EstimateWarning",
     "Fit",
     "GaussianSampler",
     "HeldOut",
@@ -157,6 +160,7 @@ __all__ = [
     "find_cifar",
     "find_imdb_embeddings",
     "fit",
+    "fit_marginals",
     "gaussian_staircase",
     "get_critic",
     "get_objective",

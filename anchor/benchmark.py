@@ -45,6 +45,9 @@ from .tasks import SUITE, get_task
 NEURAL = ("anchor", "infonce", "nwj", "mine", "smile-5", "nce")
 PEERS = ("ksg", "cca")
 BENCH_ESTIMATORS = NEURAL + PEERS
+DIAGNOSTICS = ("log_norm", "log_norm_capped", "fit_gap", "dv", "nwj", "converged", "half_width")
+"""The self-checks of a neural run recorded beside its estimate (NaN for the peers); also a
+``warnings`` column ("" when the estimate raised none)."""
 SOLVED = math.log(1.5)  # |log(estimate / truth)| below this: the task counts as solved
 
 __all__ = [
@@ -113,7 +116,8 @@ def run_task(
     Neural estimators run ``estimate_mi(x, y, objective=estimator, seed=seed, **estimator_params)``.
     Returns one row: task, family, dim_x, dim_y, n, seed, estimator, truth, estimate, ci_low,
     ci_high (NaN for the peers, which give no interval), seconds, error ("" if it finished; a
-    critic that diverged is recorded with a NaN estimate and its error message, not raised).
+    critic that diverged is recorded with a NaN estimate and its error message, not raised), the
+    self-checks of ``DIAGNOSTICS`` and the estimate's ``warnings`` joined by " | ".
     """
     check_choice("estimator", estimator, BENCH_ESTIMATORS)
     sampler = get_task(task)
@@ -124,6 +128,8 @@ def run_task(
     x, y = sampler.sample(n, seed=seed, dtype=torch.float64)
     estimate = low = high = math.nan
     error = ""
+    checks: dict[str, Any] = {key: math.nan for key in DIAGNOSTICS}
+    checks["warnings"] = ""
     start = time.perf_counter()
     if estimator == "ksg":
         estimate = ksg_mi(x.numpy(), y.numpy())
@@ -132,9 +138,14 @@ def run_task(
     else:
         try:
             est = estimate_mi(
-                x, y, objective=estimator, **{"seed": seed, "device": device, "progress": progress, **params}
-            )
+                x, y, objective=estimator,
+                **{"seed": seed, "device": device, "progress": progress, "warn": False, **params},
+            )  # fmt: skip
             estimate, low, high = est.mi, est.ci_low, est.ci_high
+            checks = {key: getattr(est, key) for key in DIAGNOSTICS if hasattr(est, key)}
+            checks["converged"] = float(est.folds.converged.all())
+            checks["half_width"] = (est.ci_high - est.ci_low) / 2
+            checks["warnings"] = " | ".join(est.warnings)
         except EstimateError as err:
             error = str(err)
     seconds = time.perf_counter() - start
@@ -154,6 +165,7 @@ def run_task(
                 "ci_high": high,
                 "seconds": seconds,
                 "error": error,
+                **checks,
             }
         ]
     )
@@ -195,14 +207,25 @@ def family_scores(results: pd.DataFrame) -> pd.DataFrame:
 
 def coverage(results: pd.DataFrame, *, by: Sequence[str] = ("estimator", "task", "n")) -> pd.DataFrame:
     """Share of runs whose 95% interval holds the truth, per group (runs with an interval only),
-    with the number of data sets and the mean interval width (nats)."""
+    with the number of data sets, the mean interval width (nats), the mean estimate, the share
+    within 20% of the truth, and, where the runs record the estimate's self-checks (a
+    ``warnings`` column), the share of runs that warned and the coverage of those that did not
+    (NaN when every run warned)."""
     r = results.dropna(subset=["ci_low", "ci_high"])
-    r = r.assign(covered=(r.ci_low <= r.truth) & (r.truth <= r.ci_high), width=r.ci_high - r.ci_low)
-    table = r.groupby(list(by), sort=False).agg(
+    r = r.assign(
+        covered=(r.ci_low <= r.truth) & (r.truth <= r.ci_high),
+        width=r.ci_high - r.ci_low,
+        within_20pct=(r.estimate / r.truth - 1).abs() < 0.2,
+    )
+    aggregations = dict(
         coverage=("covered", "mean"), data_sets=("covered", "size"), mean_width=("width", "mean"),
-        mean_estimate=("estimate", "mean"), truth=("truth", "first"),
+        mean_estimate=("estimate", "mean"), truth=("truth", "first"), within_20pct=("within_20pct", "mean"),
     )  # fmt: skip
-    return table.reset_index()
+    if "warnings" in r:
+        warned = r.warnings.fillna("").astype(str) != ""
+        r = r.assign(warned=warned, covered_unwarned=r.covered.where(~warned))
+        aggregations.update(warned=("warned", "mean"), coverage_unwarned=("covered_unwarned", "mean"))
+    return r.groupby(list(by), sort=False).agg(**aggregations).reset_index()
 
 
 def benchmark_configs(

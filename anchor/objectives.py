@@ -41,8 +41,9 @@ def log_mean_exp_off_diagonal(logits: Logits) -> torch.Tensor:
 
 
 def plug_in(logits: Logits) -> torch.Tensor:
-    """Mean critic value over the joint pairs: E_p[c], which is I when c = log r."""
-    return logits.diagonal().mean()
+    """Mean critic value over the joint pairs: E_p[c], which is I when c = log r (one value per
+    matrix for a stack (..., B, B))."""
+    return logits.diagonal(dim1=-2, dim2=-1).mean(-1)
 
 
 def infonce(logits: Logits) -> torch.Tensor:
@@ -101,9 +102,17 @@ class Objective:
     kind: str  # "plug-in": reports mean diag(logits) (E_p[c]); "bound": reports a variational bound
     params: dict[str, Any] = field(default_factory=dict)
     reset: Callable[[], None] = field(default=lambda: None, repr=False)
+    select: Callable[[Logits], torch.Tensor] | None = field(default=None, repr=False)
+    """Held-out model selection criterion (lower is better), e.g. for early stopping. Defaults to
+    ``loss``; objectives whose loss keeps training state (MINE) name a stateless one."""
+    batched: bool = False
+    """True when ``loss``, ``select`` and ``estimate`` also take a stack of logits (..., B, B) and
+    return one value per matrix (the anchor family), which lets fold ensembles train in one call."""
 
     def __post_init__(self) -> None:
         check_choice("objective kind", self.kind, ("bound", "plug-in"))
+        if self.select is None:
+            self.select = self.loss
 
 
 class _MineLoss:
@@ -167,7 +176,7 @@ def infonce_objective() -> Objective:
 def mine_objective(momentum: float = 0.9) -> Objective:
     """MINE: DV with a moving-average denominator in its gradient (``momentum`` 0.9); reports DV."""
     loss = _MineLoss(momentum)
-    return Objective("mine", loss, dv, "bound", {"momentum": momentum}, reset=loss.reset)
+    return Objective("mine", loss, dv, "bound", {"momentum": momentum}, reset=loss.reset, select=_neg(dv))
 
 
 def smile_objective(tau: float = 5.0) -> Objective:
@@ -201,7 +210,7 @@ def anchor_objective(
         name = "anchor" if rule == "log" else f"anchor-{rule}"
     loss = partial(anchor_loss, K=K, nu=nu, rule=rule, alpha=alpha, windows=windows)
     params = {"rule": rule, "K": K, "nu": nu, "alpha": alpha, "windows": windows}
-    return Objective(name, loss, plug_in, "plug-in", params)
+    return Objective(name, loss, plug_in, "plug-in", params, batched=True)
 
 
 OBJECTIVES: dict[str, Callable[..., Objective]] = {

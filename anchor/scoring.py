@@ -23,7 +23,10 @@ variance, and for K = 1 exactly binary NCE on all B(B-1) off-diagonal pairs.
 Every rule here is a function of log eta_z (the label's log-probability) and the power sums
 log sum_c eta_c^alpha, and a window's power sum only needs the window's log-sum-exp of alpha * c.
 Those are computed for all B^2 windows at once by doubling (log-sum-exp over blocks of 1, 2, 4, ...
-rows), so a loss costs O(B^2 log K) and never builds the B^2 x (K+1) tuple tensor.
+rows), so a loss costs O(B^2 log K) and never builds the B^2 x (K+1) tuple tensor. (For K = B - 1
+prefix and suffix log-cumulative sums would be O(B^2), but torch's logcumsumexp and its gradient
+made a training step three times slower on CPU.) A stack
+of logits (..., B, B), e.g. one matrix per critic of an ensemble, gives one loss per matrix.
 """
 
 from __future__ import annotations
@@ -95,18 +98,19 @@ def resolve_k(K: int | None, nu: float, batch_size: int) -> int:
 
 
 def window_logsumexp(logits: Logits, K: int) -> torch.Tensor:
-    """(B, B) -> (B, B): out[a, j] = logsumexp_{k < K} logits[(a + k) mod B, j], stable, O(B^2 log K)."""
+    """(..., B, B) -> (..., B, B): out[a, j] = logsumexp_{k < K} logits[(a + k) mod B, j], stable,
+    O(B^2 log K) by doubling (log-sum-exp over blocks of 1, 2, 4, ... rows)."""
     result = None
     block, size, shift = logits, 1, 0  # block[a] = lse of rows a .. a + size - 1
     remaining = K
     while remaining:
         if remaining & 1:  # add the block that starts where the covered part ends
-            part = torch.roll(block, -shift, dims=0)
+            part = torch.roll(block, -shift, dims=-2)
             result = part if result is None else torch.logaddexp(result, part)
             shift += size
         remaining >>= 1
         if remaining:
-            block = torch.logaddexp(block, torch.roll(block, -size, dims=0))
+            block = torch.logaddexp(block, torch.roll(block, -size, dims=-2))
             size *= 2
     return result
 
@@ -120,26 +124,27 @@ def anchor_loss(
     alpha: float | None = None,
     windows: str = "all",
 ) -> torch.Tensor:
-    """Expected scoring-rule loss of the anchor (K+1)-class problem; a scalar to minimise.
+    """Expected scoring-rule loss of the anchor (K+1)-class problem; a scalar to minimise (one per
+    matrix for a stack of logits (..., B, B)).
 
     K/(K+nu) times the mean loss over positive tuples plus nu/(K+nu) times the mean over anchor
     tuples. With the log score, nu = 1 and K = B - 1 this is InfoNCE-anchor; nu = 0 (K = B) is
     the InfoNCE cross-entropy; K = 1, nu = 1 is binary NCE.
 
     Args:
-        logits: (B, B), ``logits[i, j] = c(x_i, y_j)``.
+        logits: (B, B), ``logits[i, j] = c(x_i, y_j)``, or a stack (..., B, B) of such matrices.
         K: tuple size; None means B - 1 (B when nu = 0).
         nu: anchor weight >= 0.
         rule: a name in ``SCORING_RULES``; ``alpha`` for "pseudo-spherical".
         windows: "all" (every cyclic window, default) or "one" (one positive and one anchor tuple
             per context, the literal construction of the paper).
     """
-    if logits.ndim != 2 or logits.shape[0] != logits.shape[1]:
-        raise ValueError(f"logits must be a square (B, B) matrix, got shape {tuple(logits.shape)}")
+    if logits.ndim < 2 or logits.shape[-2] != logits.shape[-1]:
+        raise ValueError(f"logits must be a square (B, B) matrix or a stack of them, got shape {tuple(logits.shape)}")
     nu = check_float("nu", nu, low=0.0)
     check_choice("windows", windows, ("all", "one"))
     score = get_scoring_rule(rule, alpha)
-    B = logits.shape[0]
+    B = logits.shape[-1]
     K = resolve_k(K, nu, B)
     log_nu = math.log(nu) if nu > 0 else -math.inf
 
@@ -156,15 +161,15 @@ def anchor_loss(
         return log_total(scale) - scale * log_total(1.0)
 
     # loss of every window (a, j) as a positive tuple (label x_j) and as an anchor tuple (label 0)
-    positive_loss = score(logits.diagonal()[None, :] - log_total(1.0), log_power_sum)
+    positive_loss = score(logits.diagonal(dim1=-2, dim2=-1)[..., None, :] - log_total(1.0), log_power_sum)
     anchor_loss_ = score(log_nu - log_total(1.0), log_power_sum) if nu > 0 else None
 
     idx = torch.arange(B, device=logits.device)
     if windows == "one":  # positive window ends at j, anchor window at j - 1
-        pos_mean = positive_loss[(idx - K + 1) % B, idx].mean()
-        anc_mean = anchor_loss_[(idx - K) % B, idx].mean() if nu > 0 else 0.0
+        pos_mean = positive_loss[..., (idx - K + 1) % B, idx].mean(-1)
+        anc_mean = anchor_loss_[..., (idx - K) % B, idx].mean(-1) if nu > 0 else 0.0
     else:
         contains = (idx[None, :] - idx[:, None]) % B < K  # [a, j]: window a holds candidate j
-        pos_mean = positive_loss[contains].mean()
-        anc_mean = anchor_loss_[~contains].mean() if nu > 0 else 0.0
+        pos_mean = positive_loss[..., contains].mean(-1)
+        anc_mean = anchor_loss_[..., ~contains].mean(-1) if nu > 0 else 0.0
     return K / (K + nu) * pos_mean + nu / (K + nu) * anc_mean

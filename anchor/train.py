@@ -314,17 +314,19 @@ def evaluate(
 def held_out_loss(
     critic: Critic, objective: Objective, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 64
 ) -> float:
-    """Mean training criterion over disjoint held-out batches: lower is better.
+    """Mean of the objective's selection criterion (``objective.select``) over disjoint held-out
+    batches: lower is better.
 
-    Plug-in objectives use their loss (for the anchor family the proper-scoring-rule risk, whose
-    excess is a Bregman divergence to the true ratio, so it ranks critics by fit). Bound
-    objectives use minus the bound, since maximising the bound is their training rule.
+    For the anchor family it is the proper-scoring-rule risk, whose excess is a Bregman divergence
+    to the true ratio, so it ranks critics by fit; for the bounds it is the training loss (minus
+    the bound; for JS and SMILE the f-GAN JS loss they train with; for MINE minus DV, since its
+    loss keeps a moving average that must not move on held-out data).
     """
     batch_size = check_int("batch_size", batch_size, low=2, high=x.shape[0])
     was_training = critic.training
     critic.eval()
     try:
-        fn = objective.loss if objective.kind == "plug-in" else (lambda logits: -objective.estimate(logits))
+        fn = objective.select
         n_batches = x.shape[0] // batch_size
         values = [
             fn(critic(x[k * batch_size : (k + 1) * batch_size], y[k * batch_size : (k + 1) * batch_size])).item()

@@ -42,3 +42,10 @@ def test_synthetic_cifar_has_the_pickle_layout(tmp_path):
     root = bench.write_synthetic_cifar100(tmp_path, n_train=20, n_test=10)
     data = anchor.load_images("cifar100", root=root)
     assert data.train_x.shape == (20, 3, 32, 32) and data.test_x.shape == (10, 3, 32, 32) and data.n_classes == 100
+
+
+def test_estimate_speed_benchmark_runs_and_reports_against_the_target(capsys):
+    bench = load("estimate_speed")
+    assert bench.main(["--n", "300", "--dim", "2", "--inline"]) == 0
+    out = capsys.readouterr().out
+    assert "x the 20 s target" in out and "peak +" in out and "ratio" in out

@@ -124,7 +124,8 @@ def test_pseudo_spherical_needs_alpha_above_one():
 
 
 def test_non_square_logits():
-    with pytest.raises(ValueError, match=r"logits must be a square \(B, B\) matrix, got shape \(3, 4\)"):
+    message = r"logits must be a square \(B, B\) matrix or a stack of them, got shape \(3, 4\)"
+    with pytest.raises(ValueError, match=message):
         anchor.anchor_loss(torch.zeros(3, 4))
 
 
@@ -262,8 +263,8 @@ def test_bad_devices_seeds_steps_and_parameters_are_named():
 def test_values_beyond_float32_are_named_not_blamed_on_divergence():
     x, y = _xy(300)
     big = x.double() * 1e39
-    with pytest.raises(ValueError, match=r"x has values up to .*e\+39 in magnitude, beyond float32's range"):
-        anchor.estimate_mi(big, y, standardize=False, progress=False)
+    with pytest.raises(ValueError, match=r"marginals='none' needs columns on a scale .* column 0 of x has standard"):
+        anchor.estimate_mi(big, y, marginals="none", progress=False)
     est = anchor.estimate_mi(big, y, folds=2, batch_size=32, max_steps=20, eval_every=10, progress=False)
     assert np.isfinite(est.mi)
 

@@ -50,15 +50,17 @@ def test_run_task_returns_one_row_for_each_kind_of_estimator():
     row = run_task(task="normal-1x1", estimator="cca", n=500, seed=0)
     assert list(row.columns) == [
         "task", "family", "dim_x", "dim_y", "n", "seed", "estimator", "truth", "estimate", "ci_low", "ci_high",
-        "seconds", "error",
+        "seconds", "error", "log_norm", "log_norm_capped", "fit_gap", "dv", "nwj", "converged", "half_width",
+        "warnings",
     ]  # fmt: skip
-    assert len(row) == 1 and row.error[0] == "" and math.isnan(row.ci_low[0])
+    assert len(row) == 1 and row.error[0] == "" and math.isnan(row.ci_low[0]) and math.isnan(row.log_norm[0])
     neural = run_task(
         task="normal-1x1", estimator="anchor", n=400, seed=0,
         estimator_params={"folds": 2, "max_steps": 30, "eval_every": 10},
     )  # fmt: skip
     assert neural.ci_low[0] <= neural.estimate[0] <= neural.ci_high[0]
-    assert neural.seconds[0] > 0
+    assert neural.seconds[0] > 0 and math.isfinite(neural.log_norm[0]) and neural.converged[0] in (0.0, 1.0)
+    assert "max_steps" in neural.warnings[0]  # 30 steps: the folds stopped before converging
 
 
 def test_a_diverged_critic_is_recorded_not_raised():
@@ -93,6 +95,20 @@ def test_scores_by_hand():
     assert fam.loc["normal", "rank_e1"] == 2 and fam.loc["normal", "rank_e2"] == 1
     cov = coverage(results, by=("estimator",)).set_index("estimator")
     assert cov.loc["e1", "coverage"] == 0.0 and cov.loc["e2", "coverage"] == 1.0 and cov.loc["e2", "data_sets"] == 2
+    assert "warned" not in cov and cov.loc["e2", "within_20pct"] == 0.5
+
+
+def test_coverage_of_the_runs_that_did_not_warn():
+    results = _frame([
+        ("a", "normal", "e1", 1.0, 1.2, 1.1, 1.3, 1.0),   # misses, warned
+        ("a", "normal", "e1", 1.0, 1.0, 0.9, 1.1, 1.0),   # covers
+        ("a", "normal", "e1", 1.0, 0.5, 0.4, 0.6, 1.0),   # misses
+        ("a", "normal", "e2", 1.0, 0.5, 0.4, 0.6, 1.0),   # misses, warned
+    ]).assign(warnings=["normalisation", "", None, "folds disagree"])  # fmt: skip
+    cov = coverage(results, by=("estimator",)).set_index("estimator")
+    assert cov.loc["e1", "coverage"] == pytest.approx(1 / 3) and cov.loc["e1", "warned"] == pytest.approx(1 / 3)
+    assert cov.loc["e1", "coverage_unwarned"] == pytest.approx(0.5)
+    assert cov.loc["e2", "warned"] == 1.0 and math.isnan(cov.loc["e2", "coverage_unwarned"])
 
 
 def test_configs_check_their_names_and_sizes():
