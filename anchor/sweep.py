@@ -21,7 +21,7 @@ import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -170,12 +170,23 @@ def _run_in_processes(
             return
         finish(futures[future], result)
 
+    # Ctrl-C only sets a flag that the loop checks between waits: a KeyboardInterrupt raised at an
+    # arbitrary point could leave a future's lock held inside the executor, and shutting it down
+    # would then hang.
+    interrupted = threading.Event()
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set()) if main else None
     try:
-        for future in as_completed(futures):
-            handle(future)
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                handle(future)
             if errors:
                 for other in futures:
                     other.cancel()
+            if interrupted.is_set():
+                raise KeyboardInterrupt
         pool.shutdown(wait=True)
     except BaseException:
         try:
@@ -185,6 +196,9 @@ def _run_in_processes(
         finally:
             _stop_workers(pool)
         raise
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGINT, previous)
     _raise_all(errors)
 
 
