@@ -40,6 +40,7 @@ from .data import (
 from .encoders import ENCODERS, ContrastiveCritic, ResNet18, SmallCNN
 from .estimate import Estimate, EstimateError, EstimateWarning, estimate_mi
 from .images import IMAGE_DATASETS, Augment, ImageData, find_cifar, load_images
+from .interactions import WORLDS, InteractionData, InteractionWorld, load_interactions
 from .marginals import MARGINALS, fit_marginals
 from .objectives import (
     ESTIMATORS,
@@ -115,6 +116,7 @@ __all__ = [
     "SSL_DEFAULTS",
     "SSL_OBJECTIVES",
     "STAIRCASE_BITS",
+    "WORLDS",
     "ArraySampler",
     "Augment",
     "BilinearCritic",
@@ -132,6 +134,8 @@ __all__ = [
     "ImageData",
     "ImdbBitsSampler",
     "InnerProductCritic",
+    "InteractionData",
+    "InteractionWorld",
     "JointCritic",
     "Logits",
     "MnistBitsSampler",
@@ -173,6 +177,7 @@ __all__ = [
     "linear_cka",
     "linear_probe",
     "load_images",
+    "load_interactions",
     "make_staircase",
     "mi_to_rho",
     "mlp",

@@ -9,6 +9,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
@@ -17,7 +18,7 @@ from tqdm import tqdm
 from ._checks import check_choice, check_device, check_float, check_int, check_pairs, check_seed
 from .critics import CRITICS, Critic, get_critic
 from .data import LN2
-from .marginals import MARGINALS, fit_marginals
+from .marginals import MARGINALS, MarginalMap, fit_marginals
 from .objectives import OBJECTIVES, Objective, get_objective
 from .train import DIVERGENCE_NATS, DIVERGENCE_STEPS, divergence, evaluate
 
@@ -106,6 +107,13 @@ class Estimate:
     warnings: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = math.nan
+    critics: list[Critic | None] = field(default_factory=list, repr=False, compare=False)
+    """The trained fold critics (eval mode, on the training device; None: the fold kept c = 0);
+    empty when made with ``keep_critics=False``."""
+    maps: list[tuple[MarginalMap, MarginalMap]] = field(default_factory=list, repr=False, compare=False)
+    """Each fold's marginal maps of x and y (fitted on its training rows)."""
+    test_fold: Any = field(default=None, repr=False, compare=False)
+    """Per row of the data: the fold whose test part it is (-1: none, possible with folds=1)."""
 
     @property
     def trusted(self) -> bool:
@@ -133,6 +141,68 @@ class Estimate:
             more = f" (+{len(self.warnings) - 1} more in .warnings)" if len(self.warnings) > 1 else ""
             line += f"\nwarning: {self.warnings[0]}{more}"
         return line
+
+    @torch.no_grad()
+    def pmi(self, x: Any, y: Any, *, out_of_fold: bool = False, chunk: int = 65_536) -> np.ndarray:
+        """Pointwise mutual information c(x_i, y_i) of each pair (row i of x with row i of y), in
+        the estimate's unit, as a float64 numpy array of length n.
+
+        Each fold's critic scores the pairs after its own marginal maps (the ones fitted on its
+        training rows), and the fold critics are averaged. For a plug-in objective (the anchor
+        family, NCE, chi2) the critic estimates the log density ratio log p(x, y) / (p(x) p(y))
+        itself, so its values are PMIs that can be compared across different y; a bound
+        objective's critic (InfoNCE, NWJ, ...) carries an unknown offset C(y) and ranks pairs
+        with different y unreliably. A fold that kept the constant critic (no dependence found)
+        contributes 0.
+
+        ``out_of_fold=True`` is for the rows the estimate was fitted on, in their original
+        order: each row is scored only by the critic of the fold whose test part it was, which
+        never saw it (the PMIs then average to ``mi``). With ``folds=1`` the rows outside the
+        test part have no such critic and get NaN.
+        """
+        if not self.critics:
+            raise ValueError(
+                "est.pmi needs the trained critics, but this estimate was made with keep_critics=False; "
+                "rerun estimate_mi with keep_critics=True"
+            )
+        xt, yt = check_pairs(x, y)
+        mx, my = self.maps[0]
+        if xt.shape[1] != mx.dim or yt.shape[1] != my.dim:
+            raise ValueError(
+                f"x and y must have the estimate's dimensions ({mx.dim} and {my.dim} columns), "
+                f"got {xt.shape[1]} and {yt.shape[1]}"
+            )
+        chunk = check_int("chunk", chunk, low=1)
+        n = xt.shape[0]
+        xt, yt = xt.cpu(), yt.cpu()
+
+        def score(k: int, rows: torch.Tensor) -> torch.Tensor:
+            critic = self.critics[k]
+            out = torch.zeros(len(rows), dtype=torch.float64)
+            if critic is None:
+                return out
+            device = next(critic.parameters()).device
+            fx, fy = self.maps[k]
+            for i in range(0, len(rows), chunk):
+                r = rows[i : i + chunk]
+                out[i : i + chunk] = critic.pairs(fx(xt[r]).to(device), fy(yt[r]).to(device)).double().cpu()
+            return out
+
+        if out_of_fold:
+            if self.test_fold is None or len(self.test_fold) != n:
+                size = "unknown" if self.test_fold is None else len(self.test_fold)
+                raise ValueError(
+                    f"out_of_fold=True scores the rows the estimate was fitted on ({size} rows), got {n} rows"
+                )
+            values = torch.full((n,), math.nan, dtype=torch.float64)
+            fold_of = torch.as_tensor(self.test_fold)
+            for k in range(len(self.critics)):
+                rows = torch.nonzero(fold_of == k).flatten()
+                values[rows] = score(k, rows)
+        else:
+            every = torch.arange(n)
+            values = torch.stack([score(k, every) for k in range(len(self.critics))]).mean(0)
+        return (values * UNITS[self.unit]).numpy()
 
 
 class EstimateWarning(UserWarning):
@@ -456,6 +526,7 @@ def estimate_mi(
     device: torch.device | str = "cpu",
     progress: bool = True,
     warn: bool = True,
+    keep_critics: bool = True,
     critic_params: dict[str, Any] | None = None,
     objective_params: dict[str, Any] | None = None,
 ) -> Estimate:
@@ -509,6 +580,8 @@ def estimate_mi(
         device: e.g. "cuda"; the data is moved there.
         warn: also issue an ``EstimateWarning`` when a self-check fails (it is in ``.warnings``
             either way).
+        keep_critics: keep the trained fold critics and marginal maps on the ``Estimate`` for
+            ``est.pmi`` (the networks and at most 2,048 knots per column; not the data).
         critic_params, objective_params: passed to ``get_critic`` / ``get_objective``;
             ``critic_params`` starts from ``DEFAULT_CRITIC_PARAMS`` (width 128, depth 2) for
             critics that take them.
@@ -562,12 +635,13 @@ def estimate_mi(
             f"got {batch_size}"
         )
     device = check_device(device)
-    data = {}
+    data, maps = {}, []
     xt, yt = xt.cpu(), yt.cpu()  # the maps are fitted in numpy; the mapped data moves to the device
     for k, (train_idx, _, _) in enumerate(parts):
         mx = fit_marginals(xt, train_idx, marginals, "x")
         my = fit_marginals(yt, train_idx, marginals, "y")
         data[k] = (mx(xt).to(device), my(yt).to(device))
+        maps.append((mx, my))
     nets = []
     for k in range(folds):
         torch.manual_seed(seed + k)  # the critic's initial weights
@@ -668,6 +742,14 @@ def estimate_mi(
         settings=settings,
         seconds=time.perf_counter() - start,
     )
+    if keep_critics:
+        kept = {int(k) for k in table.fold[~table.no_dependence]}
+        est.critics = [nets[k] if k in kept else None for k in range(folds)]
+        est.maps = maps
+        test_fold = np.full(xt.shape[0], -1, dtype=np.int16)
+        for k, (_, _, test_idx) in enumerate(parts):
+            test_fold[test_idx.numpy()] = k
+        est.test_fold = test_fold
     if warn:
         for message in found:
             warnings.warn(f"estimate_mi: {message}", EstimateWarning, stacklevel=2)

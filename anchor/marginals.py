@@ -38,6 +38,7 @@ class MarginalMap:
     """A fitted per-column map: ``how`` with its per-column parameters (data only, no code)."""
 
     how: str
+    dim: int
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
     knots: list[np.ndarray] | None = None  # per column: increasing training values
@@ -96,10 +97,10 @@ def fit_marginals(data: torch.Tensor, train_idx: torch.Tensor, how: str, name: s
                 f"{std[j]:.3g} and mean {train[:, j].mean():.3g} ({len(bad)} such column(s)). "
                 "Use marginals='normal-scores' (default) or 'standardize', or rescale it."
             )
-        return MarginalMap("none")
+        return MarginalMap("none", train.shape[1])
     if how == "standardize":
         std = train.std(0, ddof=1) if train.shape[0] > 1 else np.ones(train.shape[1])
-        return MarginalMap("standardize", mean=train.mean(0), std=np.where(std > 1e-12, std, 1.0))
+        return MarginalMap("standardize", train.shape[1], mean=train.mean(0), std=np.where(std > 1e-12, std, 1.0))
     knots, scores, spread = [], [], []
     for j in range(train.shape[1]):
         values, z = _normal_scores(train[:, j])
@@ -112,4 +113,4 @@ def fit_marginals(data: torch.Tensor, train_idx: torch.Tensor, how: str, name: s
         knots.append(values)
         scores.append(z)
         spread.append(scale)
-    return MarginalMap("normal-scores", knots=knots, scores=scores, spread=np.asarray(spread))
+    return MarginalMap("normal-scores", train.shape[1], knots=knots, scores=scores, spread=np.asarray(spread))

@@ -214,3 +214,83 @@ def plot_sample_sizes(results: pd.DataFrame, *, order: Sequence[str] | None = No
     fig.tight_layout(rect=(0, 0, 0.9, 1))
     fig.legend(handles, labels, fontsize=7, loc="center right")
     return fig
+
+
+def plot_pmi_calibration(curves: dict[str, tuple[pd.DataFrame, dict[str, float]]], *, unit: str = "nats") -> plt.Figure:
+    """Binned predicted PMI against the true PMI (``anchor.interactions.calibration`` outputs), one
+    panel per entry of ``curves`` (title: its key; several estimators of one task share a panel
+    when the key is "task | estimator"); the diagonal is perfect calibration."""
+    panels = list(dict.fromkeys(key.split(" | ")[0] for key in curves))
+    names = list(dict.fromkeys(key.split(" | ")[1] if " | " in key else "" for key in curves))
+    colors = estimator_colors([n for n in names if n])
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.7), squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        low, high = math.inf, -math.inf
+        for key, (table, stats) in curves.items():
+            if key.split(" | ")[0] != panel:
+                continue
+            name = key.split(" | ")[1] if " | " in key else ""
+            label = f"{name} (r {stats['correlation']:.2f}, RMSE {stats['rmse']:.2f})".strip()
+            ax.plot(table.true, table.predicted, marker="o", ms=3, lw=1.2, color=colors.get(name, "black"), label=label)
+            low = min(low, table.true.min(), table.predicted.min())
+            high = max(high, table.true.max(), table.predicted.max())
+        ax.plot([low, high], [low, high], color="0.5", lw=0.8, ls="--")
+        ax.set(xlabel=f"true PMI ({unit}), bin mean", title=panel)
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=6, loc="upper left")
+    axes[0, 0].set(ylabel=f"predicted PMI ({unit}), bin mean")
+    fig.tight_layout()
+    return fig
+
+
+def plot_interaction_roc(
+    scored: pd.DataFrame, aurocs: pd.DataFrame, *, order: Sequence[str] | None = None
+) -> plt.Figure:
+    """Left panels: ROC curves of one trial per source (one line per objective, dashed: the true
+    PMI where known). Right: AUROC mean +- sd over trials per objective and source, with the
+    true-PMI ceiling as a grey mark. ``scored``: ``score_trial`` rows of the trial to draw;
+    ``aurocs``: ``auroc_table`` by source, objective and trial."""
+    from sklearn.metrics import roc_curve
+
+    order = list(order) if order is not None else list(dict.fromkeys(aurocs.objective))
+    sources = list(dict.fromkeys(aurocs.source))
+    colors = estimator_colors(order)
+    fig, axes = plt.subplots(1, len(sources) + 1, figsize=(2.8 * (len(sources) + 1), 2.8), squeeze=False)
+    for ax, source in zip(axes[0], sources, strict=False):
+        part = scored[scored.source == source]
+        for name in order:
+            rows = part[part.objective == name]
+            if rows.label.nunique() < 2:
+                continue
+            fpr, tpr, _ = roc_curve(rows.label, rows.score)
+            ax.plot(fpr, tpr, lw=1.8 if name.startswith("anchor") else 1.0, color=colors[name], label=name)
+        truth = part.drop_duplicates(["x_row", "y_row"])
+        if truth.true_pmi.notna().all() and truth.label.nunique() == 2:
+            fpr, tpr, _ = roc_curve(truth.label, truth.true_pmi)
+            ax.plot(fpr, tpr, color="0.4", ls="--", lw=1.0, label="true PMI")
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.6)
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"{source}: trial {part.trial.min()}")
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=6, loc="lower right")
+    ax = axes[0, -1]
+    width = 0.8 / max(1, len(sources))
+    for s, source in enumerate(sources):
+        part = (
+            aurocs[aurocs.source == source]
+            .groupby("objective")
+            .agg(mean=("auroc", "mean"), sd=("auroc", "std"), ceiling=("ceiling", "mean"))
+        )
+        xs = np.arange(len(order)) + (s - (len(sources) - 1) / 2) * width
+        rows = part.reindex(order)
+        ax.bar(xs, rows["mean"], width, yerr=rows["sd"].fillna(0), color=[colors[n] for n in order],
+               alpha=0.85, hatch=None if s == 0 else "///", edgecolor="white", capsize=2)  # fmt: skip
+        if rows.ceiling.notna().any():
+            ax.hlines(rows.ceiling, xs - width / 2, xs + width / 2, color="0.3", lw=1.0, ls=":")
+    ax.set_xticks(np.arange(len(order)), order, rotation=45, ha="right", fontsize=7)
+    ax.set(ylim=(0.5, 1.0), ylabel="AUROC (mean ± sd over trials)\ndotted: the true PMI's")
+    patches = [mpl.patches.Patch(facecolor="0.6", hatch=None if s == 0 else "///", edgecolor="white", label=source)
+               for s, source in enumerate(sources)]  # fmt: skip
+    ax.legend(handles=patches, fontsize=6, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(sources))
+    ax.title.set_fontsize(8)
+    fig.tight_layout()
+    return fig

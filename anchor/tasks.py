@@ -246,6 +246,20 @@ class Task(Sampler):
             x, y = forward(x), forward(y)
         return x.to(dtype), y.to(dtype)
 
+    def log_ratio(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The pointwise MI log p(x, y) / (p(x) p(y)) at observed points (float64), broadcasting
+        over leading dimensions: the base distribution's at the untransformed points (the
+        Jacobians of the invertible maps cancel between the joint and the marginals)."""
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        lead = torch.broadcast_shapes(x.shape[:-1], y.shape[:-1])
+        x = x.expand(*lead, x.shape[-1]).reshape(-1, x.shape[-1]).double().cpu()
+        y = y.expand(*lead, y.shape[-1]).reshape(-1, y.shape[-1]).double().cpu()
+        if self.transform is not None:
+            inverse = TRANSFORMS[self.transform][1]
+            x, y = inverse(x), inverse(y)
+        values = self.base_log_ratio(x.numpy(), y.numpy())
+        return torch.from_numpy(np.asarray(values, dtype=np.float64).reshape(lead))
+
     def base_log_ratio(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """log p(x, y) / (p(x) p(y)) of the base distribution at untransformed points (scipy)."""
         dx = self.dim_x
