@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 
-.PHONY: setup figures test lint notebooks clean
+.PHONY: setup figures test lint notebooks lab clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ setup: $(VENV)/.installed
 
 figures: setup
 	$(PY) -m anchor.reproduce --profile $(PROFILE)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
 
 notebooks: setup
 	$(PY) -m anchor.reproduce --refresh-committed

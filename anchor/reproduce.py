@@ -35,6 +35,8 @@ from typing import Any, NamedTuple
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+"""The repository whose notebooks are run: the package's parent folder in a checkout; ``main``
+rebinds it (``find_root``) when the package is installed elsewhere."""
 NOTEBOOKS = ROOT / "notebooks"
 PROFILES = ("smoke", "quick", "paper")
 
@@ -42,6 +44,33 @@ PROFILES = ("smoke", "quick", "paper")
 JOB_KEYS = {"notebook", "params", "needs", *PROFILES}
 NEEDS = ("imdb_embeddings", "cifar100")
 CACHE = ROOT / "results" / "cache"
+
+
+def find_root(explicit: str | os.PathLike | None = None) -> Path:
+    """The repository checkout to run: ``explicit`` (``--root``), else the checkout the package
+    lives in, else the working directory or its nearest parent holding ``notebooks/profiles.yaml``
+    (a package installed from a wheel, run inside a clone).
+    Raises ``FileNotFoundError`` saying that the runner needs a checkout when there is none."""
+    marker = Path("notebooks") / "profiles.yaml"
+    if explicit is not None:
+        root = Path(explicit).expanduser().resolve()
+        if not (root / marker).is_file():
+            raise FileNotFoundError(f"--root {str(root)!r} is not a checkout of the repository: it has no {marker}")
+        return root
+    here = Path.cwd().resolve()
+    for folder in (ROOT, here, *here.parents):
+        if (folder / marker).is_file():
+            return folder
+    raise FileNotFoundError(
+        "python -m anchor.reproduce runs the figure notebooks of a checkout of the repository (its notebooks/ "
+        f"and notebooks/profiles.yaml), and found none in {here} or its parents, nor beside the installed "
+        "package. Run it from a clone, or pass --root PATH_TO_CLONE."
+    )
+
+
+def _use_root(root: Path) -> None:
+    global ROOT, NOTEBOOKS, CACHE
+    ROOT, NOTEBOOKS, CACHE = root, root / "notebooks", root / "results" / "cache"
 
 
 def load_profiles(path: Path | None = None) -> dict[str, dict]:
@@ -292,8 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--refresh-committed", action="store_true", help="re-execute the committed smoke notebooks in notebooks/"
     )
+    parser.add_argument("--root", help="the repository checkout to run (default: found from the working directory)")
     args = parser.parse_args(argv)
 
+    try:
+        root = find_root(args.root)
+    except FileNotFoundError as err:
+        parser.error(str(err))
+    if root != ROOT:
+        _use_root(root)
     profiles = load_profiles()
     names = list(profiles)
     if args.list:

@@ -47,7 +47,7 @@ from typing import Any
 profile: str = "smoke"
 figure_dir: str = "../results/figures"
 cache_dir: str = ""  # folder of cached runs; empty: no cache
-calibration_tasks: list[str] = ["normal-1x1"]  # suite tasks besides the 5-d Gaussian (I = 1 nat)
+calibration_tasks: list[str] = ["normal-1x1"]  # suite tasks besides the 5-d Gaussian with 1 nat
 calibration_objectives: list[str] = ["anchor", "infonce"]
 calibration_n: int = 1000  # training pairs per task
 calibration_test: int = 2000  # fresh pairs scored per task

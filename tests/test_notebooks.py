@@ -29,6 +29,19 @@ def test_every_notebook_parameter_is_annotated(name):
     assert not unannotated, f"notebooks/{name}.py: annotate the parameters {unannotated} (e.g. n: int = 3)"
 
 
+@pytest.mark.parametrize("name", SOURCES)
+def test_papermill_sees_every_parameter_with_its_type(name, tmp_path):
+    """What `papermill --help-notebook` shows: every declared parameter, none of "Unknown type"
+    (an "=" inside a parameter's comment once hid it from papermill)."""
+    import papermill as pm
+
+    path = tmp_path / f"{name}.ipynb"
+    jupytext.write(jupytext.read(NOTEBOOKS / f"{name}.py"), path)
+    found = pm.inspect_notebook(str(path))
+    assert set(found) == set(notebook_parameters(name))
+    assert not [k for k, v in found.items() if v["inferred_type_name"] in ("None", "Unknown type")]
+
+
 def test_profiles_file_shape_is_checked(tmp_path):
     path = tmp_path / "profiles.yaml"
     path.write_text(yaml.safe_dump({"oracle": {"smoke": {}, "quick": {}}}))

@@ -37,16 +37,70 @@ def test_environment_yml_points_at_requirements():
     assert python.split("=")[1].startswith("3.11")
 
 
-def test_pyproject_dependencies_are_pinned_in_requirements():
+def _project():
     import tomllib
 
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _names(deps):
+    return {re.split(r"[<>=!~ \[]", d, maxsplit=1)[0].lower() for d in deps}
+
+
+def test_pyproject_dependencies_are_loose_and_pinned_in_requirements():
+    """The library states lower bounds (no exact pins that would clash with another project's
+    torch); every dependency and extra is in the repository's lock."""
+    project = _project()
     pins = _requirements()
-    for dep in project["dependencies"]:
-        name = re.split(r"[<>=!~ ]", dep, maxsplit=1)[0].lower()
-        assert name in pins, f"{name} is a package dependency but not pinned in requirements.txt"
-        if "==" in dep:
-            assert dep.split("==")[1] == pins[name]
+    extras = project["optional-dependencies"]
+    for dep in project["dependencies"] + [d for group in extras.values() for d in group]:
+        name = re.split(r"[<>=!~ \[]", dep, maxsplit=1)[0].lower()
+        assert "==" not in dep, f"{dep}: the library's dependencies take lower bounds, not pins"
+        if name != project["name"]:
+            assert name in pins, f"{name} is a package dependency but not pinned in requirements.txt"
+    assert project["requires-python"] == ">=3.11"
+    assert (ROOT / "LICENSE").is_file() and project["license"] == {"file": "LICENSE"}
+
+
+# third-party imports (import name -> distribution) and the extra that must bring them
+IMPORTS = {
+    "torch": "torch", "numpy": "numpy", "pandas": "pandas", "pyarrow": "pyarrow", "scipy": "scipy",
+    "tqdm": "tqdm", "yaml": "pyyaml", "ennemi": "ennemi", "sklearn": "scikit-learn",
+    "matplotlib": "matplotlib", "seaborn": "seaborn", "papermill": "papermill", "jupytext": "jupytext",
+    "nbformat": "nbformat", "mlxtend": "mlxtend", "distributed": "distributed", "dask": "dask",
+}  # fmt: skip
+MODULE_EXTRAS = {
+    "plotting": "figures", "reproduce": "figures", "images": "ssl", "unstructured": "ssl", "sweep": "cluster",
+}  # fmt: skip
+
+
+def test_every_import_of_the_package_is_a_dependency_or_its_modules_extra():
+    import ast
+    import sys
+
+    project = _project()
+    core = _names(project["dependencies"])
+    extras = {k: _names(v) for k, v in project["optional-dependencies"].items()}
+    missing = []
+    for path in sorted((ROOT / "anchor").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "anchor":
+                    continue
+                assert top in IMPORTS, f"{path.name} imports {top}: add it to IMPORTS and to pyproject.toml"
+                allowed = core | extras.get(MODULE_EXTRAS.get(path.stem, ""), set())
+                if IMPORTS[top] not in allowed:
+                    missing.append(f"{path.name}: {IMPORTS[top]}")
+    assert not missing, f"imports not covered by the core dependencies or the module's extra: {missing}"
+    assert set(MODULE_EXTRAS.values()) | {"dev"} == set(extras)
 
 
 def test_readme_commands_are_makefile_targets_and_ci_runs_the_test_one():

@@ -168,3 +168,22 @@ def test_parameters_cells_that_cannot_be_checked_say_why(project):
     source.write_text(text.replace("lr: float = 0.1", "lr: Decimal = 0.1"))
     with pytest.raises(ValueError, match=r"unsupported parameter annotation 'Decimal'"):
         reproduce.check_parameters("good", "toy", {"lr": 0.5})
+
+
+def test_the_runner_finds_the_checkout_or_says_it_needs_one(tmp_path, monkeypatch):
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    (clone / "notebooks" / "profiles.yaml").write_text("{}\n")
+    (clone / "sub").mkdir()
+    assert reproduce.find_root(clone) == clone.resolve()
+    # installed from a wheel (the package's folder holds no notebooks): the working directory's clone
+    monkeypatch.setattr(reproduce, "ROOT", tmp_path / "site-packages")
+    monkeypatch.chdir(clone / "sub")
+    assert reproduce.find_root() == clone.resolve()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"runs the figure notebooks of a checkout.*--root"):
+        reproduce.find_root()
+    with pytest.raises(FileNotFoundError, match=r"is not a checkout of the repository"):
+        reproduce.find_root(tmp_path)
+    with pytest.raises(SystemExit):
+        reproduce.main(["--list"])

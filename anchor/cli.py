@@ -1,0 +1,200 @@
+"""The ``anchor`` command: estimate the MI of data files, and run the repository's pipelines.
+
+    anchor estimate x.npy y.npy                          # one estimate, its interval and self-checks
+    anchor estimate data.csv data.csv --x-columns a,b --y-columns c --unit bits --json
+    anchor estimate pairs.npz pairs.npz --x-key x --y-key y --device cuda
+    anchor reproduce --profile quick                     # = python -m anchor.reproduce
+    anchor staircase ...                                 # = python -m anchor.staircase_cli
+    anchor benchmark ...                                 # = python -m anchor.benchmark
+
+Files: ``.npy`` (a 1-D or 2-D array), ``.npz`` (``--x-key``/``--y-key`` name the array; a file
+with one array needs none), ``.csv`` and ``.parquet`` (``--x-columns``/``--y-columns``, comma
+separated; default: every column). A bad file (missing, unreadable, wrong shape, rows that do not
+match, NaN) prints one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SUFFIXES = (".npy", ".npz", ".csv", ".parquet")
+
+
+class InputError(ValueError):
+    """A data file that cannot be used; the message is the one line the command prints."""
+
+
+def read_matrix(path: str, *, key: str | None = None, columns: str | None = None, name: str = "x") -> np.ndarray:
+    """The (n, d) float64 array in ``path`` (see the module docstring for the formats)."""
+    file = Path(path)
+    if file.suffix not in SUFFIXES:
+        raise InputError(f"{name} file {path!r}: unsupported type {file.suffix or '(none)'}; use {', '.join(SUFFIXES)}")
+    if not file.is_file():
+        raise InputError(f"{name} file {path!r} does not exist")
+    if key is not None and file.suffix != ".npz":
+        raise InputError(f"--{name}-key applies to .npz files only, {path!r} is {file.suffix}")
+    if columns is not None and file.suffix not in (".csv", ".parquet"):
+        raise InputError(f"--{name}-columns applies to .csv and .parquet files only, {path!r} is {file.suffix}")
+    try:
+        if file.suffix == ".npy":
+            values = np.load(file, allow_pickle=False)
+        elif file.suffix == ".npz":
+            with np.load(file, allow_pickle=False) as data:
+                keys = list(data.files)
+                if key is None and len(keys) != 1:
+                    raise InputError(f"{name} file {path!r} holds arrays {keys}: choose one with --{name}-key")
+                if key is not None and key not in keys:
+                    raise InputError(f"{name} file {path!r} has no array {key!r}; it holds {keys}")
+                values = data[key if key is not None else keys[0]]
+        else:
+            import pandas as pd
+
+            table = pd.read_csv(file) if file.suffix == ".csv" else pd.read_parquet(file)
+            if columns is not None:
+                wanted = [c.strip() for c in columns.split(",") if c.strip()]
+                unknown = [c for c in wanted if c not in table.columns]
+                if unknown:
+                    raise InputError(f"{name} file {path!r} has no column(s) {unknown}; it has {list(table.columns)}")
+                table = table[wanted]
+            text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+            if text:
+                raise InputError(f"{name} file {path!r}: column(s) {text} are not numeric; select others with "
+                                 f"--{name}-columns")  # fmt: skip
+            values = table.to_numpy()
+    except InputError:
+        raise
+    except (OSError, ValueError) as err:
+        raise InputError(f"{name} file {path!r} could not be read: {err}") from None
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
+        raise InputError(f"{name} file {path!r}: expected real numbers, got dtype {values.dtype}")
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
+        raise InputError(f"{name} file {path!r}: expected a (rows, columns) array, got shape {values.shape}")
+    bad = ~np.isfinite(values.astype(np.float64))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputError(f"{name} file {path!r}: {int(bad.sum())} NaN or infinite value(s), first at row {row}, "
+                         f"column {col}")  # fmt: skip
+    return values.astype(np.float64)
+
+
+def estimate_report(est: Any, n: int) -> dict[str, Any]:
+    """The estimate as plain JSON-ready values."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float | np.floating):
+            return None if not math.isfinite(float(v)) else float(v)
+        if isinstance(v, np.integer | np.bool_):
+            return v.item()
+        return v
+
+    folds = [{k: clean(v) for k, v in row.items()} for row in est.folds.to_dict("records")]
+    return {
+        "mi": clean(est.mi), "stderr": clean(est.stderr), "ci_low": clean(est.ci_low), "ci_high": clean(est.ci_high),
+        "unit": est.unit, "objective": est.objective, "critic": est.critic, "rows": n,
+        "trusted": est.trusted, "warnings": list(est.warnings), "settings": dict(est.settings),
+        "log_norm": clean(est.log_norm), "log_norm_capped": clean(est.log_norm_capped), "fit_gap": clean(est.fit_gap),
+        "dv": clean(est.dv), "nwj": clean(est.nwj), "seconds": clean(est.seconds), "folds": folds,
+    }  # fmt: skip
+
+
+def _estimate(argv: list[str]) -> int:
+    from .critics import CRITICS
+    from .estimate import OBJECTIVES, UNITS
+
+    parser = argparse.ArgumentParser(
+        prog="anchor estimate", description="Estimate I(X; Y) from paired rows of two files."
+    )
+    parser.add_argument("x", help="file of X (.npy, .npz, .csv, .parquet): one row per sample")
+    parser.add_argument("y", help="file of Y, the same number of rows (may be the same file as x)")
+    parser.add_argument("--x-key", help=".npz: the array holding X")
+    parser.add_argument("--y-key", help=".npz: the array holding Y")
+    parser.add_argument("--x-columns", help=".csv/.parquet: comma-separated columns of X (default: all)")
+    parser.add_argument("--y-columns", help=".csv/.parquet: comma-separated columns of Y (default: all)")
+    parser.add_argument("--unit", choices=sorted(UNITS), default="nats")
+    parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="anchor")
+    parser.add_argument("--critic", choices=sorted(CRITICS), default="separable")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: cpu)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--max-steps", type=int, default=4000)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (estimate, interval, diagnostics)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    from .estimate import estimate_mi
+
+    try:
+        x = read_matrix(args.x, key=args.x_key, columns=args.x_columns, name="x")
+        y = read_matrix(args.y, key=args.y_key, columns=args.y_columns, name="y")
+        if x.shape[0] != y.shape[0]:
+            raise InputError(f"x has {x.shape[0]} rows and y has {y.shape[0]}: the rows must be paired")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the warnings are printed with the estimate
+            est = estimate_mi(
+                x, y, objective=args.objective, critic=args.critic, unit=args.unit, folds=args.folds,
+                max_steps=args.max_steps, seed=args.seed, device=args.device,
+                progress=not (args.quiet or args.json),
+            )  # fmt: skip
+    except (InputError, ValueError, KeyError) as err:
+        message = err.args[0] if err.args else str(err)
+        print(f"anchor estimate: {message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(estimate_report(est, x.shape[0])))
+        return 0
+    print(est)
+    print(
+        f"rows {x.shape[0]}, x {x.shape[1]}-d, y {y.shape[1]}-d; "
+        f"normalisation log E_q[e^c] {est.log_norm_capped:+.3f}, "
+        f"fit gap {est.fit_gap:+.3f}, DV {est.dv:.3f}, NWJ {est.nwj:.3f} ({est.unit}); "
+        f"folds converged {int(est.folds.converged.sum())}/{len(est.folds)}; {est.seconds:.1f} s"
+    )
+    for line in est.warnings[1:]:
+        print(f"warning: {line}")
+    return 0
+
+
+COMMANDS = {
+    "estimate": "estimate the MI of two data files",
+    "reproduce": "regenerate the figures (python -m anchor.reproduce)",
+    "staircase": "run one staircase estimator (python -m anchor.staircase_cli)",
+    "benchmark": "score estimators on tasks with known MI (python -m anchor.benchmark)",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        width = max(map(len, COMMANDS))
+        lines = [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
+        usage = "usage: anchor COMMAND [ARGS]  (anchor COMMAND --help for each)\n\ncommands:\n" + "\n".join(lines)
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"anchor: unknown command {argv[0]!r}\n{usage}", file=sys.stderr)
+            return 2
+        print(usage)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "estimate":
+        return _estimate(rest)
+    if command == "reproduce":
+        from .reproduce import main as run
+    elif command == "staircase":
+        from .staircase_cli import main as run
+    else:
+        from .benchmark import main as run
+    return int(run(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
