@@ -16,6 +16,7 @@ from scipy import stats
 from tqdm import tqdm
 
 from ._checks import check_choice, check_device, check_float, check_int, check_pairs, check_seed
+from ._random import keeps_global_rng
 from .critics import CRITICS, Critic, get_critic
 from .data import LN2
 from .marginals import MARGINALS, MarginalMap, fit_marginals
@@ -505,6 +506,7 @@ def _checks(
     return found
 
 
+@keeps_global_rng
 def estimate_mi(
     x: Any,
     y: Any,

@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from ._checks import check_choice, check_device, check_float, check_int, check_seed
+from ._random import keeps_global_rng
 from .cache import CacheFileError, atomic_write, clean_temporaries, config_key, run_context
 from .encoders import ENCODERS, ContrastiveCritic
 from .images import Augment, dataset_files, load_images
@@ -191,6 +192,7 @@ def _schedule(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+@keeps_global_rng
 def run_ssl(
     *,
     objective: str | None,

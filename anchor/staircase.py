@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from ._checks import check_choice, check_int, check_seed
+from ._random import keeps_global_rng
 from .critics import CRITICS, get_critic
 from .data import STAIRCASE_BITS, CubicSampler, GaussianSampler, Staircase
 from .objectives import OBJECTIVES, get_objective
@@ -103,6 +104,7 @@ def staircase_configs(
     return [{**base, "objective": name, "seed": int(seed)} for seed in seeds for name in estimators]
 
 
+@keeps_global_rng
 def run_staircase(
     *,
     domain: str,
