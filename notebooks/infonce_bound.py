@@ -210,10 +210,13 @@ print(spread.round(3).to_string())
 # %% [markdown]
 # **Checks** (asserted with `check_claims`, in the quick and paper profiles). All critics,
 # whichever objective trained them, have the same InfoNCE value (within 0.05 nats of each other:
-# InfoNCE cannot tell them apart), while the InfoNCE-trained critics' plug-ins differ between
-# seeds by more than five times the anchor critics' and sit far from the truth. The anchor's
-# relative error is printed: trained from scratch at one level, its plug-in approaches the truth
-# from above and is still settling at the end of a short run.
+# InfoNCE cannot tell them apart), while every InfoNCE-trained critic's plug-in sits more than
+# 1 nat from the truth and every anchor critic's within 10% of it. How far the InfoNCE offsets
+# spread between seeds is not asserted: over three seeds it was 0.205 nats (anchor 0.019) in one
+# run and 0.080 (anchor 0.043) in another, after package changes that moved training in its last
+# digits, so the spread alone does not separate the two on so few seeds; the distance from the truth does. The
+# anchor's relative error is printed: trained from scratch at one level, its plug-in approaches
+# the truth from above and is still settling at the end of a short run.
 
 # %% tags=["nbval-ignore-output"]
 value_range = offsets.infonce_value.max() - offsets.infonce_value.min()
@@ -224,8 +227,8 @@ print("anchor plug-in relative error per seed:", ((anchor_plug - truth) / truth)
 print("InfoNCE plug-in relative error per seed:", ((infonce_plug - truth) / truth).round(3).tolist())
 if check_claims:
     assert value_range < 0.05, "the critics' InfoNCE values differ"
-if check_claims and len(offset_seeds) > 1:
-    assert np.ptp(infonce_plug) > 5 * np.ptp(anchor_plug), "InfoNCE's plug-ins agree as closely as the anchor's"
+    assert ((infonce_plug - truth).abs() > 1.0).all(), "an InfoNCE critic's plug-in reads the MI"
+    assert ((anchor_plug - truth).abs() < 0.1 * truth).all(), "an anchor critic's plug-in is off by 10% or more"
 
 # %% [markdown]
 # Left: InfoNCE's value on each batch (smoothed) for every critic: whichever objective trained
