@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._checks import check_float, check_int, check_seed
+from ._checks import check_choice, check_float, check_int, check_seed
 
 INTERACTIONS_ENV = "ANCHOR_INTERACTIONS_DIR"
 """Environment variable naming a folder with ``embeddings.npz`` and ``pairs.csv``."""
@@ -266,8 +266,6 @@ README, "Pointwise MI", says how their settings were chosen."""
 
 def get_world(name: str, **overrides: Any) -> InteractionWorld:
     """A world from ``WORLDS`` by name, with any field overridden."""
-    from ._checks import check_choice
-
     check_choice("world", name, WORLDS)
     return InteractionWorld(name=name, **{**WORLDS[name], **overrides})
 

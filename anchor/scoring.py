@@ -25,8 +25,8 @@ log sum_c eta_c^alpha, and a window's power sum only needs the window's log-sum-
 Those are computed for all B^2 windows at once by doubling (log-sum-exp over blocks of 1, 2, 4, ...
 rows), so a loss costs O(B^2 log K) and never builds the B^2 x (K+1) tuple tensor. (For K = B - 1
 prefix and suffix log-cumulative sums would be O(B^2), but torch's logcumsumexp and its gradient
-made a training step three times slower on CPU.) A stack
-of logits (..., B, B), e.g. one matrix per critic of an ensemble, gives one loss per matrix.
+made a training step three times slower on CPU.) A stack of logits (..., B, B), e.g. one matrix
+per critic of an ensemble, gives one loss per matrix.
 """
 
 from __future__ import annotations
