@@ -6,6 +6,16 @@ The spine::
     objective.loss(logits)                # scalar to minimise
     objective.estimate(logits)            # MI in nats: a bound, or the plug-in mean of the diagonal
 
+The modules form three layers; each imports only from its own layer and the ones above it
+(``tests/test_repo.py`` checks this):
+
+- the estimator: ``critics``, ``scoring``, ``objectives``, ``data``, ``train``, ``marginals``,
+  ``estimate`` (torch, numpy, pandas, scipy only);
+- the experiments: ``tasks``, ``theory``, ``staircase``, ``unstructured``, ``images``,
+  ``encoders``, ``representation``, ``ssl``, ``interactions``, ``benchmark``;
+- the pipeline: ``sweep`` and ``cache`` (used by the experiments to run and store their runs),
+  ``reproduce``, ``plotting``, ``cli``, ``staircase_cli``, ``adapters``.
+
 Reference: Ryu, Yeddanapudi, Xu, Wornell, "Contrastive Predictive Coding Done Right for Mutual
 Information Estimation" (2025).
 """
@@ -78,6 +88,7 @@ from .staircase import (
     make_staircase,
     oracle_batch_noise,
     run_staircase,
+    seed_summary,
     staircase_configs,
     sweep_staircase,
 )
@@ -189,6 +200,7 @@ __all__ = [
     "run_ssl",
     "run_staircase",
     "run_sweep",
+    "seed_summary",
     "smile",
     "ssl_configs",
     "ssl_summary",

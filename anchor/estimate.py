@@ -617,16 +617,8 @@ def estimate_mi(
         ema_decay = check_float("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
     seed = check_seed(seed)
     batch_size = check_int("batch_size", batch_size, low=2)
-    objective_params = dict(objective_params or {})
-    settings: dict[str, Any] = {}
-    if "nu" in inspect.signature(OBJECTIVES[objective]).parameters and "nu" not in objective_params:
-        objective_params["nu"] = DEFAULT_NU  # the anchor family's weight; see the docstring
-    if objective_params.get("nu", PAPER_DEFAULTS["nu"]) != PAPER_DEFAULTS["nu"]:
-        settings["nu"] = f"{objective_params['nu']:g}"
+    objective_params, critic_params, settings = _model_params(objective, critic, objective_params, critic_params)
     name = get_objective(objective, **objective_params).name  # fails on bad parameters before training
-    accepted = inspect.signature(CRITICS[critic]).parameters
-    defaults = {k: v for k, v in DEFAULT_CRITIC_PARAMS.items() if k in accepted}
-    critic_params = {**defaults, **(critic_params or {})}
     get_critic(critic, xt.shape[1], yt.shape[1], **critic_params)  # likewise
 
     parts = _fold_indices(xt.shape[0], folds, val_fraction, torch.Generator().manual_seed(seed))
@@ -637,13 +629,8 @@ def estimate_mi(
             f"got {batch_size}"
         )
     device = check_device(device)
-    data, maps = {}, []
     xt, yt = xt.cpu(), yt.cpu()  # the maps are fitted in numpy; the mapped data moves to the device
-    for k, (train_idx, _, _) in enumerate(parts):
-        mx = fit_marginals(xt, train_idx, marginals, "x")
-        my = fit_marginals(yt, train_idx, marginals, "y")
-        data[k] = (mx(xt).to(device), my(yt).to(device))
-        maps.append((mx, my))
+    data, maps = _mapped_folds(xt, yt, parts, marginals, device)
     nets = []
     for k in range(folds):
         torch.manual_seed(seed + k)  # the critic's initial weights
@@ -666,57 +653,13 @@ def estimate_mi(
         progress=progress,
         desc=f"estimate_mi ({name}, {critic} critic, {folds} fold(s))",
     )
-    histories = [t["history"].assign(fold=k) for k, t in enumerate(trained)]
-    rows = []
-    generator = torch.Generator().manual_seed(seed)
-    for k, (result, (train_idx, _, test_idx)) in enumerate(zip(trained, parts, strict=True)):
-        if k in failed:
-            continue
-        if result["state"] == "zero":  # no checkpoint beat c = 0 on the validation pairs
-            test = {key: 0.0 for key in ("mi", "stderr", "plug_in", "plug_in_train", "log_norm", "log_norm_capped",
-                                         "dv", "nwj")}  # fmt: skip
-            test["n_test"] = len(test_idx)
-        else:
-            nets[k].load_state_dict(result["state"])
-            nets[k].eval()
-            test = _test_fold(nets[k], objs[k], data[k][0][test_idx.to(device)], data[k][1][test_idx.to(device)],
-                              batch_size, generator)  # fmt: skip
-            seen = train_idx[: len(test_idx)].to(device)  # as many training rows as test rows
-            with torch.no_grad():
-                test["plug_in_train"] = float(nets[k].pairs(data[k][0][seen], data[k][1][seen]).double().mean())
-        if not math.isfinite(test["mi"]) or abs(test["mi"]) > DIVERGENCE_NATS:
-            failed[k] = f"read {test['mi']:.3g} nats on its test rows"
-            continue
-        rows.append({"fold": k, **test, "best_step": result["best_step"], "steps": result["steps"],
-                     "converged": result["converged"], "no_dependence": result["state"] == "zero"})  # fmt: skip
-    table = pd.DataFrame(rows, columns=["fold", "mi", "stderr", "plug_in", "plug_in_train", "log_norm",
-                                        "log_norm_capped", "dv", "nwj", "n_test", "best_step", "steps",
-                                        "converged", "no_dependence"])  # fmt: skip
-    history = pd.concat(histories, ignore_index=True)
+    history = pd.concat([t["history"].assign(fold=k) for k, t in enumerate(trained)], ignore_index=True)
+    table = _test_folds(trained, failed, parts, nets, objs, data, batch_size, torch.Generator().manual_seed(seed))
     if failed:
-        k = min(failed)
-        tips = [f"a lower lr (now {lr:g})"]
-        if OBJECTIVES[objective] is not OBJECTIVES["anchor"]:
-            tips.append("a bounded objective such as 'anchor'")
-        if marginals == "none":
-            tips.append("marginals='normal-scores'")
-        others = f" ({len(failed)} of {folds} folds failed)" if len(failed) > 1 else ""
-        kept = f"; the {len(table)} fold(s) that finished are in err.folds" if len(table) else ""
-        raise EstimateError(
-            f"estimate_mi: the critic of fold {k + 1} of {folds} ({name}, {critic} critic) {failed[k]}{others}{kept}. "
-            f"Try {' or '.join(tips)}.",
-            fold=k,
-            folds=table,
-            history=history,
-        )
+        raise _failure(failed, table, history, folds=folds, name=name, critic=critic, lr=lr,
+                       objective=objective, marginals=marginals)  # fmt: skip
 
-    mi = float(table.mi.mean())
-    if folds == 1:
-        stderr = float(table.stderr.iloc[0])
-        half = stats.norm.ppf(0.975) * stderr
-    else:
-        stderr = float(table.mi.std()) / math.sqrt(folds)
-        half = float(stats.t.ppf(0.975, folds - 1)) * stderr
+    mi, stderr, half = _interval(table, folds)
     found = _checks(table, mi, half, objs[0], max_steps, xt.shape[0], xt.shape[1] + yt.shape[1])
     scale = UNITS[unit]
     shown = table.copy()
@@ -745,14 +688,120 @@ def estimate_mi(
         seconds=time.perf_counter() - start,
     )
     if keep_critics:
-        kept = {int(k) for k in table.fold[~table.no_dependence]}
-        est.critics = [nets[k] if k in kept else None for k in range(folds)]
-        est.maps = maps
-        test_fold = np.full(xt.shape[0], -1, dtype=np.int16)
-        for k, (_, _, test_idx) in enumerate(parts):
-            test_fold[test_idx.numpy()] = k
-        est.test_fold = test_fold
+        _keep_critics(est, table, nets, maps, parts, xt.shape[0])
     if warn:
         for message in found:
             warnings.warn(f"estimate_mi: {message}", EstimateWarning, stacklevel=2)
     return est
+
+
+def _model_params(
+    objective: str, critic: str, objective_params: dict | None, critic_params: dict | None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The objective's and critic's parameters with ``estimate_mi``'s defaults filled in (the
+    anchor family's nu = ``DEFAULT_NU``, ``DEFAULT_CRITIC_PARAMS``), and the settings that differ
+    from the paper's, for ``str(est)``."""
+    objective_params = dict(objective_params or {})
+    settings: dict[str, str] = {}
+    if "nu" in inspect.signature(OBJECTIVES[objective]).parameters and "nu" not in objective_params:
+        objective_params["nu"] = DEFAULT_NU  # the anchor family's weight; see estimate_mi's docstring
+    if objective_params.get("nu", PAPER_DEFAULTS["nu"]) != PAPER_DEFAULTS["nu"]:
+        settings["nu"] = f"{objective_params['nu']:g}"
+    accepted = inspect.signature(CRITICS[critic]).parameters
+    defaults = {k: v for k, v in DEFAULT_CRITIC_PARAMS.items() if k in accepted}
+    return objective_params, {**defaults, **(critic_params or {})}, settings
+
+
+def _mapped_folds(
+    xt: torch.Tensor, yt: torch.Tensor, parts: list, marginals: str, device: torch.device
+) -> tuple[dict[int, tuple[torch.Tensor, torch.Tensor]], list]:
+    """Per fold, x and y through the marginal maps fitted on that fold's training rows (on
+    ``device``), and the maps."""
+    data, maps = {}, []
+    for k, (train_idx, _, _) in enumerate(parts):
+        mx = fit_marginals(xt, train_idx, marginals, "x")
+        my = fit_marginals(yt, train_idx, marginals, "y")
+        data[k] = (mx(xt).to(device), my(yt).to(device))
+        maps.append((mx, my))
+    return data, maps
+
+
+FOLD_COLUMNS = ["fold", "mi", "stderr", "plug_in", "plug_in_train", "log_norm", "log_norm_capped", "dv", "nwj",
+                "n_test", "best_step", "steps", "converged", "no_dependence"]  # fmt: skip
+
+
+def _test_folds(
+    trained: list[dict], failed: dict[int, str], parts: list, nets: list, objs: list, data: dict, batch_size: int,
+    generator: torch.Generator,
+) -> pd.DataFrame:  # fmt: skip
+    """Each trained fold's critic on its test rows (and its plug-in on as many of its training
+    rows, for the fit gap): one row per fold that did not fail. A fold whose test estimate is
+    not finite or beyond ``DIVERGENCE_NATS`` is added to ``failed``."""
+    rows = []
+    for k, (result, (train_idx, _, test_idx)) in enumerate(zip(trained, parts, strict=True)):
+        if k in failed:
+            continue
+        device = data[k][0].device
+        if result["state"] == "zero":  # no checkpoint beat c = 0 on the validation pairs
+            test = {key: 0.0 for key in ("mi", "stderr", "plug_in", "plug_in_train", "log_norm", "log_norm_capped",
+                                         "dv", "nwj")}  # fmt: skip
+            test["n_test"] = len(test_idx)
+        else:
+            nets[k].load_state_dict(result["state"])
+            nets[k].eval()
+            test = _test_fold(nets[k], objs[k], data[k][0][test_idx.to(device)], data[k][1][test_idx.to(device)],
+                              batch_size, generator)  # fmt: skip
+            seen = train_idx[: len(test_idx)].to(device)  # as many training rows as test rows
+            with torch.no_grad():
+                test["plug_in_train"] = float(nets[k].pairs(data[k][0][seen], data[k][1][seen]).double().mean())
+        if not math.isfinite(test["mi"]) or abs(test["mi"]) > DIVERGENCE_NATS:
+            failed[k] = f"read {test['mi']:.3g} nats on its test rows"
+            continue
+        rows.append({"fold": k, **test, "best_step": result["best_step"], "steps": result["steps"],
+                     "converged": result["converged"], "no_dependence": result["state"] == "zero"})  # fmt: skip
+    return pd.DataFrame(rows, columns=FOLD_COLUMNS)
+
+
+def _failure(
+    failed: dict[int, str], table: pd.DataFrame, history: pd.DataFrame, *, folds: int, name: str, critic: str,
+    lr: float, objective: str, marginals: str,
+) -> EstimateError:  # fmt: skip
+    """The error for the first failed fold: what happened, what to try, the folds that finished."""
+    k = min(failed)
+    tips = [f"a lower lr (now {lr:g})"]
+    if OBJECTIVES[objective] is not OBJECTIVES["anchor"]:
+        tips.append("a bounded objective such as 'anchor'")
+    if marginals == "none":
+        tips.append("marginals='normal-scores'")
+    others = f" ({len(failed)} of {folds} folds failed)" if len(failed) > 1 else ""
+    kept = f"; the {len(table)} fold(s) that finished are in err.folds" if len(table) else ""
+    return EstimateError(
+        f"estimate_mi: the critic of fold {k + 1} of {folds} ({name}, {critic} critic) {failed[k]}{others}{kept}. "
+        f"Try {' or '.join(tips)}.",
+        fold=k,
+        folds=table,
+        history=history,
+    )
+
+
+def _interval(table: pd.DataFrame, folds: int) -> tuple[float, float, float]:
+    """The estimate (mean over folds), its standard error and the half-width of its 95% interval:
+    Student's t over the fold estimates, or with one fold the normal interval of its test pairs."""
+    mi = float(table.mi.mean())
+    if folds == 1:
+        stderr = float(table.stderr.iloc[0])
+        return mi, stderr, float(stats.norm.ppf(0.975)) * stderr
+    stderr = float(table.mi.std()) / math.sqrt(folds)
+    return mi, stderr, float(stats.t.ppf(0.975, folds - 1)) * stderr
+
+
+def _keep_critics(est: Estimate, table: pd.DataFrame, nets: list, maps: list, parts: list, n: int) -> None:
+    """Attach what ``Estimate.pmi`` needs: the fold critics (None for a fold that kept c = 0), the
+    marginal maps and each row's test fold."""
+    kept = {int(k) for k in table.fold[~table.no_dependence]}
+    est.critics = [nets[k] if k in kept else None for k in range(len(nets))]
+    est.maps = maps
+    test_fold = np.full(n, -1, dtype=np.int16)
+    for k, (_, _, test_idx) in enumerate(parts):
+        test_fold[test_idx.numpy()] = k
+    est.test_fold = test_fold

@@ -1,4 +1,10 @@
-"""Figure helpers: one function writes every figure, as PNG and PDF with reproducible bytes."""
+"""Figure helpers: one style for every figure, written as PNG and PDF with reproducible bytes.
+
+Every figure of the project goes through this module: ``use_style`` (fonts readable at a
+paper's column width, TrueType fonts in the PDFs), ``display_name`` and ``color`` (one name and
+one colour per objective in every figure: InfoNCE-anchor red, the true MI black), and
+``save_figure``. Quantities keep one unit everywhere: MI in nats, as in the tables.
+"""
 
 from __future__ import annotations
 
@@ -11,40 +17,175 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+COLUMN_WIDTH = 3.4
+"""Inches: one column of a two-column paper. Figures are drawn at their printed width, so the
+font sizes of ``STYLE`` are the sizes on the page."""
+PAGE_WIDTH = 7.0
+"""Inches: the full text width of a two-column paper."""
+
 STYLE = {
     "figure.dpi": 100,
-    "savefig.dpi": 150,
-    "font.size": 9,
+    "savefig.dpi": 200,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "figure.titlesize": 9,
+    "lines.linewidth": 1.2,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
+    "grid.linewidth": 0.5,
     "legend.frameon": False,
+    "pdf.fonttype": 42,  # TrueType, not Type 3: accepted by every venue
+    "ps.fonttype": 42,
     "svg.hashsalt": "anchor",
 }
 
+DISPLAY_NAMES = {
+    "anchor": "InfoNCE-anchor",
+    "infonce": "InfoNCE",
+    "nwj": "NWJ",
+    "dv": "DV",
+    "mine": "MINE",
+    "js": "JS",
+    "smile": "SMILE",
+    "smile-1": "SMILE (τ = 1)",
+    "smile-5": "SMILE (τ = 5)",
+    "smile-inf": "SMILE (τ = ∞)",
+    "nce": "NCE",
+    "chi2": "χ²",
+    "anchor-brier": "Brier",
+    "anchor-spherical": "spherical",
+    "anchor-pseudo-spherical": "pseudo-spherical",
+    "ksg": "KSG",
+    "cca": "CCA",
+    "random-init": "random init",
+    # the scoring-rule family on the anchor problem (notebooks/scoring_rules.py)
+    "log": "log (InfoNCE-anchor)",
+    "brier": "Brier",
+    "spherical": "spherical",
+    "pseudo-spherical 1.5": "pseudo-spherical (α = 1.5)",
+    "pseudo-spherical 3": "pseudo-spherical (α = 3)",
+}
+"""The name printed in figures for each objective or estimator code name."""
 
-def use_style() -> None:
-    """The project's matplotlib style (call once at the top of a notebook)."""
+TRUTH_COLOR = "black"
+COLORS = {
+    "anchor": "#d62728",
+    "log": "#d62728",
+    "infonce": "#1f77b4",
+    "nwj": "#ff7f0e",
+    "dv": "#2ca02c",
+    "mine": "#9467bd",
+    "js": "#8c564b",
+    "smile": "#e377c2",
+    "smile-1": "#f7b6d2",
+    "smile-5": "#e377c2",
+    "smile-inf": "#7b4173",
+    "nce": "#17becf",
+    "chi2": "#bcbd22",
+    "anchor-brier": "#ff9896",
+    "brier": "#ff9896",
+    "anchor-spherical": "#843c39",
+    "spherical": "#843c39",
+    "anchor-pseudo-spherical": "#ad494a",
+    "pseudo-spherical 1.5": "#e7969c",
+    "pseudo-spherical 3": "#ad494a",
+    "ksg": "#393b79",
+    "cca": "#637939",
+    "random-init": "#7f7f7f",
+}
+"""A fixed colour per objective or estimator, the same in every figure: InfoNCE-anchor red, no
+objective black (black is the true MI)."""
+_SPARE = ("#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd", "#9c9ede", "#8ca252", "#bd9e39")
+
+
+def display_name(name: str) -> str:
+    """The printed name of an objective or estimator code name: ``"smile-5"`` -> ``"SMILE (τ = 5)"``;
+    a labelled variant keeps its label (``"anchor nu=8"`` -> ``"InfoNCE-anchor nu=8"``)."""
+    if name in DISPLAY_NAMES:
+        return DISPLAY_NAMES[name]
+    base, _, rest = name.partition(" ")
+    return f"{DISPLAY_NAMES[base]} {rest}" if rest and base in DISPLAY_NAMES else name
+
+
+def color(name: str) -> str:
+    """The fixed colour of an objective or estimator (a variant such as ``"anchor nu=8"`` gets a
+    colour of its own, derived from its name, so it stays the same from figure to figure)."""
+    if name in COLORS:
+        return COLORS[name]
+    return _SPARE[sum(map(ord, name)) % len(_SPARE)]
+
+
+def estimator_colors(names: Sequence[str]) -> dict[str, str]:
+    """``{name: color(name)}``; names without a fixed colour that would share one get distinct spares."""
+    colors, taken = {}, set()
+    for name in names:
+        value = color(name)
+        if name not in COLORS and value in taken:
+            value = next((c for c in _SPARE if c not in taken), value)
+        colors[name] = value
+        taken.add(value)
+    return colors
+
+
+_stamp = True
+
+
+def use_style(*, stamp: bool = True) -> None:
+    """The project's matplotlib style (call once at the top of a notebook). ``stamp=False`` leaves
+    out the "anchor · profile" corner note that ``save_figure`` otherwise writes."""
+    global _stamp
     mpl.rcParams.update(STYLE)
+    _stamp = stamp
 
 
-def save_figure(fig: plt.Figure, name: str, directory: str | Path, *, profile: str) -> list[Path]:
+def default_figure_dir() -> Path:
+    """``results/figures`` of the repository checkout (found as ``anchor.reproduce.find_root``
+    does), whatever the working directory: where a notebook run by hand writes its figures."""
+    from anchor.reproduce import find_root
+
+    return find_root() / "results" / "figures"
+
+
+def notebook_setup(figure_dir: str = "", *, seed: int | None = None, stamp: bool = True) -> Path:
+    """The preamble of every figure notebook: the figure style, a wide pandas display, torch's
+    global seed (the notebook is the top-level program) and the folder its figures go to:
+    ``figure_dir`` when given, else ``default_figure_dir()``. Returns that folder."""
+    import torch
+
+    use_style(stamp=stamp)
+    pd.set_option("display.width", 200)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return Path(figure_dir) if figure_dir else default_figure_dir()
+
+
+def save_figure(
+    fig: plt.Figure, name: str, directory: str | Path, *, profile: str, stamp: bool | None = None
+) -> list[Path]:
     """Write ``fig`` as ``<directory>/<name>.png`` and ``.pdf`` with no timestamps in the files.
 
-    The profile that produced the figure ("smoke", "quick", "paper") is printed in its lower right
-    corner, so a committed figure says how it was made. Returns the written paths.
+    Unless ``stamp`` is False (default: as set by ``use_style``), the profile that produced the
+    figure ("smoke", "quick", "paper") is printed small in its lower right corner, so a committed
+    figure says how it was made. Returns the written paths.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    fig.text(0.995, 0.005, f"anchor · profile: {profile}", ha="right", va="bottom", fontsize=6, color="0.5")
+    if _stamp if stamp is None else stamp:
+        fig.text(0.995, 0.002, f"anchor · profile: {profile}", ha="right", va="bottom", fontsize=5, color="0.5")
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
-    fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
-    fig.savefig(
-        paths[1],
-        metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
-        bbox_inches="tight",
-    )
+    with mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}):
+        fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
+        fig.savefig(
+            paths[1],
+            metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+            bbox_inches="tight",
+        )
     return paths
 
 
@@ -57,16 +198,23 @@ def save_table(table: pd.DataFrame, name: str, directory: str | Path, *, decimal
     return path
 
 
-def estimator_colors(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    """A fixed colour per estimator, the anchor family in black and dark grey so it stands out."""
-    import seaborn as sns
+def mark_off_scale(ax: plt.Axes, x: Sequence[float], y: Sequence[float], *, color: str) -> None:
+    """Draw a triangle on the upper or lower edge of ``ax`` (at its current y limits) for each point
+    outside them, so an estimator far off the scale is seen to leave the panel, not to vanish."""
+    low, high = ax.get_ylim()
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    for mask, edge, marker in ((y > high, high, "^"), (y < low, low, "v")):
+        if mask.any():
+            ax.plot(x[mask], np.full(mask.sum(), edge), ls="none", marker=marker, ms=5, color=color, clip_on=False)
 
-    others = [n for n in names if not n.startswith("anchor")]
-    colors = dict(zip(others, sns.color_palette("tab10" if len(others) <= 10 else "tab20", len(others)), strict=True))
-    family = [n for n in names if n.startswith("anchor")]
-    greys = [(0.0, 0.0, 0.0), *sns.color_palette("Greys_r", len(family) + 1)[1:]]
-    colors.update(dict(zip(family, greys, strict=False)))
-    return colors
+
+def _run_panels(history: pd.DataFrame, row: str, order: list[str]) -> list[tuple[object, list[str]]]:
+    groups = list(dict.fromkeys(history[row])) if row in history else [None]
+    panels = []
+    for value in groups:
+        part = history if value is None else history[history[row] == value]
+        panels.append((value, [name for name in order if (part.objective == name).any()]))
+    return panels
 
 
 def plot_staircase(
@@ -77,85 +225,113 @@ def plot_staircase(
     max_points: int = 4000,
     order: Sequence[str] | None = None,
     row: str = "critic",
+    ncols: int = 4,
+    width: float = PAGE_WIDTH,
 ) -> plt.Figure:
-    """Estimate against step per estimator, in bits, in the style of the MI-staircase papers.
+    """Estimate against step per estimator, in nats, in the style of the MI-staircase papers.
 
     ``history`` holds per-step rows (step, mi_true, estimate, objective and the ``row`` column, in
-    nats). One panel per objective (columns, in ``order``) and per value of ``row`` (rows): the raw
-    per-batch estimate faint (thinned to at most ``max_points`` points and rasterised), its
-    exponential moving average (span ``smooth`` steps) bold, the true staircase in black and, with
-    ``batch_size``, the log B ceiling of InfoNCE dashed. The y range is clipped to the staircase
-    plus a margin, so a diverging estimator leaves the panel instead of squashing it.
+    nats). One block of panels per value of ``row`` (e.g. the critic), ``ncols`` panels wide, one
+    panel per objective that was run (in ``order``): the raw per-batch estimate faint (thinned to
+    at most ``max_points`` points and rasterised), its exponential moving average (span
+    ``smooth`` steps) bold, the true staircase black and, with ``batch_size``, InfoNCE's ceiling
+    log B dashed grey. The y range is the staircase plus a margin, so a diverging estimator
+    leaves the panel instead of squashing it.
     """
     order = list(order) if order is not None else list(dict.fromkeys(history.objective))
-    rows = list(dict.fromkeys(history[row])) if row in history else [None]
-    colors = estimator_colors(order)
-    top = float(history.mi_true.max()) / math.log(2)
-    size = (1.9 * len(order), 2.0 * len(rows) + 0.4)
-    fig, axes = plt.subplots(len(rows), len(order), figsize=size, sharex="row", sharey=True, squeeze=False)
-    for i, value in enumerate(rows):
+    blocks = [(value, names) for value, names in _run_panels(history, row, order) if names]
+    if not blocks:
+        raise ValueError("plot_staircase: history has no rows of the objectives in `order`")
+    top = float(history.mi_true.max())
+    heights = [math.ceil(len(names) / ncols) for _, names in blocks]
+    panel = width / ncols
+    fig = plt.figure(figsize=(width, 0.95 * panel * sum(heights) + 0.45 * len(blocks) + 0.3), layout="constrained")
+    subfigs = np.atleast_1d(fig.subfigures(len(blocks), 1, height_ratios=heights, hspace=0.02))
+    for subfig, (value, names), nrows in zip(subfigs, blocks, heights, strict=True):
         part = history if value is None else history[history[row] == value]
-        for j, name in enumerate(order):
-            ax = axes[i, j]
+        axes = subfig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
+        for k, ax in enumerate(axes):
+            if k >= len(names):
+                ax.set_visible(False)
+                continue
+            name = names[k]
             run = part[part.objective == name].sort_values("step")
-            if len(run):
-                truth = run.mi_true.to_numpy() / math.log(2)
-                estimate = run.estimate.to_numpy() / math.log(2)
-                every = max(1, math.ceil(len(run) / max_points))
-                ax.plot(run.step.to_numpy()[::every], estimate[::every], color=colors[name], alpha=0.25, lw=0.5)
-                ax.lines[-1].set_rasterized(True)
-                smoothed = pd.Series(estimate).ewm(span=smooth).mean().to_numpy()
-                ax.plot(run.step, smoothed, color=colors[name], lw=1.6)
-                ax.plot(run.step, truth, color="black", lw=1.0)
-                if run.get("diverged", pd.Series([False])).iloc[-1]:
-                    ax.text(0.5, 0.9, "diverged", transform=ax.transAxes, ha="center", color="tab:red", fontsize=7)
-            else:
-                ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", color="0.5", fontsize=7)
+            every = max(1, math.ceil(len(run) / max_points))
+            faint = ax.plot(run.step.to_numpy()[::every], run.estimate.to_numpy()[::every], color=color(name),
+                            alpha=0.25, lw=0.4)  # fmt: skip
+            faint[0].set_rasterized(True)
+            ax.plot(run.step, run.estimate.ewm(span=smooth).mean(), color=color(name), lw=1.3)
+            ax.plot(run.step, run.mi_true, color=TRUTH_COLOR, lw=0.9)
             if batch_size is not None:
-                ax.axhline(math.log2(batch_size), color="0.4", ls="--", lw=0.8)
-            if i == 0:
-                ax.set_title(name, fontsize=9)
-            if j == 0:
-                ax.set_ylabel(f"{value} critic\nMI (bits)" if value is not None else "MI (bits)")
-            if i == len(rows) - 1:
+                ax.axhline(math.log(batch_size), color="0.45", ls="--", lw=0.7)
+            if run.get("diverged", pd.Series([False])).iloc[-1]:
+                ax.text(0.5, 0.88, "diverged", transform=ax.transAxes, ha="center", color="0.2", fontsize=7)
+            ax.set_title(display_name(name))
+            ax.set_ylim(-0.5, top + 2.5)
+            ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0"))
+            if k % ncols == 0:
+                ax.set_ylabel("MI (nats)")
+            if k >= len(names) - ncols:
                 ax.set_xlabel("step")
-    axes[0, 0].set_ylim(-1.0, top + 4.0)
-    fig.tight_layout()
+                ax.xaxis.set_tick_params(labelbottom=True)
+        missing = [display_name(n) for n in order if n not in names]
+        label = f"{value} critic" if value is not None else ""
+        if missing:
+            label += (
+                f"  (not run: {', '.join(missing)})" if len(missing) <= 3 else f"  ({len(names)} of {len(order)} run)"
+            )
+        if label:
+            subfig.suptitle(label, fontsize=8, x=0.01, ha="left")
+    handles = [mpl.lines.Line2D([], [], color=TRUTH_COLOR, lw=0.9, label="true MI"),
+               mpl.lines.Line2D([], [], color="0.3", lw=1.3, label=f"moving average ({smooth} steps)"),
+               mpl.lines.Line2D([], [], color="0.3", alpha=0.35, lw=0.6, label="per batch")]  # fmt: skip
+    if batch_size is not None:
+        handles.append(mpl.lines.Line2D([], [], color="0.45", ls="--", lw=0.7, label=f"log B (B = {batch_size})"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     return fig
 
 
-def plot_level_summary(summary: pd.DataFrame, *, order: Sequence[str] | None = None, col: str = "critic") -> plt.Figure:
-    """The per-level table as a figure: mean +- sd against the truth (top) and MSE (bottom), in bits.
+def plot_level_summary(
+    summary: pd.DataFrame, *, order: Sequence[str] | None = None, col: str = "critic", width: float | None = None
+) -> plt.Figure:
+    """The per-level table as a figure, in nats: the mean estimate ± its per-step sd against the
+    truth (top) and the MSE (bottom), one column of panels per value of ``col``.
 
-    ``summary`` is ``level_summary``'s output (nats) with a ``col`` column (one panel column per
-    value). Levels where an estimator diverged are left out of its line; the axes stop at the
-    staircase plus 3 bits and at an MSE of 100 bits², so a failing estimator leaves the panel
-    rather than squashing the others (the table has its numbers).
+    ``summary`` is ``level_summary``'s output (nats). Levels where an estimator diverged are left
+    out of its line. The axes stop at the staircase plus 2 nats and at an MSE of 50 nats²; a point
+    beyond is drawn as a triangle on the panel's edge (the table has its numbers).
     """
     order = list(order) if order is not None else list(dict.fromkeys(summary.objective))
     cols = list(dict.fromkeys(summary[col])) if col in summary else [None]
-    colors = estimator_colors(order)
-    fig, axes = plt.subplots(2, len(cols), figsize=(4.6 * len(cols), 6.4), squeeze=False, sharex=True)
-    ln2 = math.log(2)
+    width = width if width is not None else (COLUMN_WIDTH if len(cols) == 1 else PAGE_WIDTH)
+    height = 0.8 * width / len(cols) * 2 + 0.8
+    fig, axes = plt.subplots(2, len(cols), figsize=(width, height), squeeze=False, sharex=True, layout="constrained")
     for j, value in enumerate(cols):
         part = summary if value is None else summary[summary[col] == value]
         ax, ax_mse = axes[0, j], axes[1, j]
-        truth = np.sort(part.mi_true.unique()) / ln2
-        ax.plot(truth, truth, color="black", lw=2.5, label="true MI", zorder=0)
+        truth = np.sort(part.mi_true.unique())
+        ax.set_ylim(-0.5, truth.max() + 2.0)
+        ax_mse.set_yscale("log")
+        finite = part.mse[(part.mse > 0) & np.isfinite(part.mse)]
+        ax_mse.set_ylim(max(1e-3, 0.5 * float(finite.min())) if len(finite) else 1e-3, 50.0)
+        ax.plot(truth, truth, color=TRUTH_COLOR, lw=2.0, label="true MI", zorder=0)
         for name in order:
             rows = part[(part.objective == name) & part["mean"].notna()].sort_values("mi_true")
             if not len(rows):
                 continue
-            style = dict(color=colors[name], marker="o", ms=3, lw=1.8 if name.startswith("anchor") else 1.0)
-            ax.errorbar(rows.mi_true / ln2, rows["mean"] / ln2, yerr=rows.sd / ln2, capsize=2, label=name, **style)
-            ax_mse.plot(rows.mi_true / ln2, rows.mse / ln2**2, **style)
-        ax.set(ylabel="mean estimate +- sd (bits)", title=f"{value} critic" if value is not None else None)
-        ax.set_ylim(-1.0, truth.max() + 3.0)  # estimators far off the staircase leave the panel
-        ax_mse.set(xlabel="true MI (bits)", ylabel="MSE (bits²)", yscale="log")
-        low = max(1e-3, 0.5 * float(np.nanmin(part.mse / ln2**2))) if part.mse.notna().any() else 1e-3
-        ax_mse.set_ylim(low, 1e2)
-    axes[0, 0].legend(fontsize=7, ncol=2, loc="upper left")
-    fig.tight_layout()
+            style = dict(color=color(name), marker="o", ms=2.5, lw=1.6 if name in ("anchor", "log") else 0.9)
+            low, high = ax.get_ylim()
+            mean = rows["mean"].clip(low, high)
+            ax.errorbar(rows.mi_true, mean, yerr=[(mean - (rows["mean"] - rows.sd).clip(low, high)).clip(0),
+                        ((rows["mean"] + rows.sd).clip(low, high) - mean).clip(0)],
+                        capsize=1.5, elinewidth=0.6, label=display_name(name), **style)  # fmt: skip
+            mark_off_scale(ax, rows.mi_true, rows["mean"], color=color(name))
+            ax_mse.plot(rows.mi_true, rows.mse.clip(*ax_mse.get_ylim()), **style)
+            mark_off_scale(ax_mse, rows.mi_true, rows.mse, color=color(name))
+        ax.set(ylabel="mean estimate ± sd (nats)", title=f"{value} critic" if value is not None else None)
+        ax_mse.set(xlabel="true MI (nats)", ylabel="MSE (nats²)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4 if len(cols) > 1 else 2))
     return fig
 
 
@@ -173,7 +349,8 @@ def plot_suite_heatmap(results: pd.DataFrame, *, order: Sequence[str] | None = N
         .groupby(["task", "estimator"]).ratio.mean().unstack().reindex(index=tasks.task, columns=order)
     )  # fmt: skip
     labels = [f"{t} ({m:.2f})" for t, m in zip(tasks.task, tasks.truth, strict=True)]
-    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(order), 0.9 + 0.24 * len(labels)))
+    ratio.columns = [display_name(c) for c in ratio.columns]
+    fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH, 1.6 + 0.55 * len(order)), 0.9 + 0.2 * len(labels)))
     ax.set_facecolor("0.85")
     sns.heatmap(
         ratio.set_axis(labels), ax=ax, cmap="RdBu_r", vmin=0.0, vmax=2.0, center=1.0, annot=True, fmt=".2f",
@@ -192,7 +369,7 @@ def plot_sample_sizes(results: pd.DataFrame, *, order: Sequence[str] | None = No
     order = list(order) if order is not None else list(dict.fromkeys(results.estimator))
     tasks = list(dict.fromkeys(results.task))
     colors = estimator_colors(order)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(2.7 * len(tasks), 2.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(PAGE_WIDTH, 2.4), sharey=True, squeeze=False, layout="constrained")
     for ax, task in zip(axes[0], tasks, strict=True):
         part = results[results.task == task].assign(ratio=lambda r: r.estimate / r.truth)
         for name in order:
@@ -200,19 +377,18 @@ def plot_sample_sizes(results: pd.DataFrame, *, order: Sequence[str] | None = No
             if not len(rows):
                 continue
             lw = 1.8 if name.startswith("anchor") else 1.0
-            ax.plot(rows.n, rows["mean"], marker="o", ms=3, lw=lw, color=colors[name], label=name)
+            ax.plot(rows.n, rows["mean"], marker="o", ms=3, lw=lw, color=colors[name], label=display_name(name))
             ax.fill_between(rows.n, rows["min"], rows["max"], color=colors[name], alpha=0.15, lw=0)
-        ax.axhline(1.0, color="black", lw=1.0)
+        ax.axhline(1.0, color=TRUTH_COLOR, lw=1.0)
         ax.axhspan(1 / 1.5, 1.5, color="0.5", alpha=0.08, lw=0)
         ax.set(xscale="log", xlabel="samples n", title=f"{task}\n(MI {part.truth.iloc[0]:.2f} nats)")
         sizes = sorted(part.n.unique())
-        ax.set_xticks(sizes, [f"{n:,}" for n in sizes], fontsize=7)
+        ax.set_xticks(sizes, [f"{n / 1000:g}k" for n in sizes])
         ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         ax.title.set_fontsize(8)
     axes[0, 0].set(ylabel="estimate / true MI", ylim=(0.0, 1.8))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0, 0.9, 1))
-    fig.legend(handles, labels, fontsize=7, loc="center right")
+    fig.legend(handles, labels, loc="outside right center")
     return fig
 
 
@@ -223,14 +399,14 @@ def plot_pmi_calibration(curves: dict[str, tuple[pd.DataFrame, dict[str, float]]
     panels = list(dict.fromkeys(key.split(" | ")[0] for key in curves))
     names = list(dict.fromkeys(key.split(" | ")[1] if " | " in key else "" for key in curves))
     colors = estimator_colors([n for n in names if n])
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.7), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(PAGE_WIDTH, 2.5), squeeze=False, layout="constrained")
     for ax, panel in zip(axes[0], panels, strict=True):
         low, high = math.inf, -math.inf
         for key, (table, stats) in curves.items():
             if key.split(" | ")[0] != panel:
                 continue
             name = key.split(" | ")[1] if " | " in key else ""
-            label = f"{name} (r {stats['correlation']:.2f}, RMSE {stats['rmse']:.2f})".strip()
+            label = f"{display_name(name)} (r {stats['correlation']:.2f}, RMSE {stats['rmse']:.2f})".strip()
             ax.plot(table.true, table.predicted, marker="o", ms=3, lw=1.2, color=colors.get(name, "black"), label=label)
             low = min(low, table.true.min(), table.predicted.min())
             high = max(high, table.true.max(), table.predicted.max())
@@ -239,7 +415,6 @@ def plot_pmi_calibration(curves: dict[str, tuple[pd.DataFrame, dict[str, float]]
         ax.title.set_fontsize(8)
         ax.legend(fontsize=6, loc="upper left")
     axes[0, 0].set(ylabel=f"predicted PMI ({unit}), bin mean")
-    fig.tight_layout()
     return fig
 
 
@@ -255,7 +430,7 @@ def plot_interaction_roc(
     order = list(order) if order is not None else list(dict.fromkeys(aurocs.objective))
     sources = list(dict.fromkeys(aurocs.source))
     colors = estimator_colors(order)
-    fig, axes = plt.subplots(1, len(sources) + 1, figsize=(2.8 * (len(sources) + 1), 2.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(sources) + 1, figsize=(PAGE_WIDTH, 2.6), squeeze=False, layout="constrained")
     for ax, source in zip(axes[0], sources, strict=False):
         part = scored[scored.source == source]
         for name in order:
@@ -263,7 +438,7 @@ def plot_interaction_roc(
             if rows.label.nunique() < 2:
                 continue
             fpr, tpr, _ = roc_curve(rows.label, rows.score)
-            ax.plot(fpr, tpr, lw=1.8 if name.startswith("anchor") else 1.0, color=colors[name], label=name)
+            ax.plot(fpr, tpr, lw=1.8 if name == "anchor" else 1.0, color=colors[name], label=display_name(name))
         truth = part.drop_duplicates(["x_row", "y_row"])
         if truth.true_pmi.notna().all() and truth.label.nunique() == 2:
             fpr, tpr, _ = roc_curve(truth.label, truth.true_pmi)
@@ -286,11 +461,9 @@ def plot_interaction_roc(
                alpha=0.85, hatch=None if s == 0 else "///", edgecolor="white", capsize=2)  # fmt: skip
         if rows.ceiling.notna().any():
             ax.hlines(rows.ceiling, xs - width / 2, xs + width / 2, color="0.3", lw=1.0, ls=":")
-    ax.set_xticks(np.arange(len(order)), order, rotation=45, ha="right", fontsize=7)
+    ax.set_xticks(np.arange(len(order)), [display_name(n) for n in order], rotation=45, ha="right")
     ax.set(ylim=(0.5, 1.0), ylabel="AUROC (mean ± sd over trials)\ndotted: the true PMI's")
     patches = [mpl.patches.Patch(facecolor="0.6", hatch=None if s == 0 else "///", edgecolor="white", label=source)
                for s, source in enumerate(sources)]  # fmt: skip
     ax.legend(handles=patches, fontsize=6, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(sources))
-    ax.title.set_fontsize(8)
-    fig.tight_layout()
     return fig

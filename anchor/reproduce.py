@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import os
 import re
 import sys
@@ -218,10 +219,11 @@ def job_parameters(job: dict, profile: str, overrides: dict | None = None) -> di
     """The parameters a job's notebook gets for ``profile``: the pipeline's own (profile, figure
     and cache folders), the job's shared ``params``, the profile's, then ``overrides`` (the
     command line's), each later one winning; pipeline values and overrides go only to notebooks
-    that declare them."""
+    that declare them. Progress bars are on unless the profile turns them off."""
     declared = notebook_parameters(job["notebook"])
     pipeline = {
         "profile": profile,
+        "progress": True,
         "figure_dir": str(figure_dir(profile)),
         "cache_dir": str(CACHE),
         "data_root": data_root(),
@@ -254,8 +256,14 @@ def missing_data(job: dict) -> str | None:
     return None
 
 
-def run_notebook(name: str, source_name: str, profile: str, params: dict, *, progress: bool = True) -> Path:
-    """Execute ``notebooks/<source_name>.py`` with ``params`` as job ``name``; returns the executed notebook."""
+def run_notebook(
+    name: str, source_name: str, profile: str, params: dict, *, progress: bool = True, stream: bool = True
+) -> Path:
+    """Execute ``notebooks/<source_name>.py`` with ``params`` as job ``name``; returns the executed notebook.
+
+    ``stream``: the kernel's printed output (tables, claims, progress bars of long cells) goes to
+    this process's stdout and stderr as the notebook runs; otherwise only a bar of executed cells
+    (``progress``) is shown."""
     import jupytext
     import papermill as pm
 
@@ -267,9 +275,11 @@ def run_notebook(name: str, source_name: str, profile: str, params: dict, *, pro
     unexecuted = out_dir / f"{name}.input.ipynb"
     jupytext.write(jupytext.read(source), unexecuted)
     output = out_dir / f"{name}.{profile}.ipynb"
+    streams = {"log_output": True, "stdout_file": sys.stdout, "stderr_file": sys.stderr} if stream else {}
     pm.execute_notebook(
-        unexecuted, output, parameters=params, cwd=str(NOTEBOOKS), progress_bar=progress, kernel_name="python3"
-    )
+        unexecuted, output, parameters=params, cwd=str(NOTEBOOKS), progress_bar=progress and not stream,
+        kernel_name="python3", **streams,
+    )  # fmt: skip
     unexecuted.unlink()
     return output
 
@@ -299,6 +309,17 @@ def _strip_run_metadata(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
+def print_timings(timings: list[tuple[str, float, str]]) -> None:
+    """The wall time of each job run so far and in all, as a table."""
+    width = max([len("total"), *(len(name) for name, _, _ in timings)])
+    print(f"\n{'job':<{width}}  {'minutes':>7}  status")
+    for name, seconds, status in timings:
+        minutes = "" if math.isnan(seconds) else f"{seconds / 60:.1f}"
+        print(f"{name:<{width}}  {minutes:>7}  {status}")
+    total = sum(seconds for _, seconds, _ in timings if not math.isnan(seconds))
+    print(f"{'total':<{width}}  {total / 60:>7.1f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m anchor.reproduce", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=PROFILES, default="quick", help="parameter profile (default: quick)")
@@ -322,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         "--refresh-committed", action="store_true", help="re-execute the committed smoke notebooks in notebooks/"
     )
     parser.add_argument("--root", help="the repository checkout to run (default: found from the working directory)")
+    parser.add_argument(
+        "--quiet", action="store_true", help="show a bar of executed cells instead of the notebooks' own output"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -369,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             parser.error(str(err))
     overrides.update(settings)
-    skipped = []
+    skipped, timings = [], []
     for k, name in enumerate(names, 1):
         print(f"[{k}/{len(names)}] {name} (profile {profile})", flush=True)
         start = time.perf_counter()
@@ -382,9 +406,13 @@ def main(argv: list[str] | None = None) -> int:
                 if reason:
                     print(f"    skipped: {reason}", flush=True)
                     skipped.append(name)
+                    timings.append((name, math.nan, "skipped: missing data"))
                     continue
-                output = run_notebook(name, job["notebook"], profile, job_parameters(job, profile, overrides))
+                params = job_parameters(job, profile, overrides)
+                output = run_notebook(name, job["notebook"], profile, params, stream=not args.quiet)
         except PapermillExecutionError as err:
+            timings.append((name, time.perf_counter() - start, "failed"))
+            print_timings(timings)
             where = f"notebooks/{name}.ipynb" if args.refresh_committed else f"results/notebooks/{name}.{profile}.ipynb"
             print(
                 f"\nnotebook {name!r} failed in cell {err.exec_count} ({err.ename}: {err.evalue}).\n"
@@ -392,7 +420,10 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        print(f"    done in {time.perf_counter() - start:.0f} s -> {output.relative_to(ROOT)}", flush=True)
+        seconds = time.perf_counter() - start
+        timings.append((name, seconds, "done"))
+        print(f"    done in {seconds:.0f} s -> {output.relative_to(ROOT)}", flush=True)
+    print_timings(timings)
     print(f"figures in {figure_dir(profile).relative_to(ROOT)}/")
     if skipped:
         print(f"skipped for missing data: {', '.join(skipped)}")

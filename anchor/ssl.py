@@ -250,124 +250,186 @@ def run_ssl(
               "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
               "warmup_epochs": warmup_epochs, "temperature": temperature, "proj_dim": proj_dim,
               "train_size": train_size, "knn_every": knn_every}  # fmt: skip
-    seed = check_seed(seed)
-    epochs = check_int("epochs", epochs, low=0)
-    if objective is None and epochs != 0:
-        raise ValueError(f"objective=None evaluates the initialised encoder and needs epochs=0, got epochs={epochs}")
-    check_choice("encoder", encoder, ENCODERS)
-    lr = check_float("lr", lr, low=0.0, low_open=True)
-    weight_decay = check_float("weight_decay", weight_decay, low=0.0)
-    warmup_epochs = check_int("warmup_epochs", warmup_epochs, low=0)
-    knn_every = check_int("knn_every", knn_every, low=0)
-    device = check_device(device)
-    data = load_images(dataset, root=data_root)
-    if train_size is not None:
-        train_size = check_int("train_size (at most the training split)", train_size, low=2, high=len(data.train_x))
-    train_x = data.train_x if train_size is None else data.train_x[:train_size]
-    train_y = data.train_y[: len(train_x)]
-    batch_size = check_int("batch_size (at most the training images)", batch_size, low=2, high=len(train_x))
-    obj = get_objective(objective) if objective is not None else None
-
-    torch.manual_seed(seed)  # initial weights
-    mean, std = data.channel_stats()
-    critic = ContrastiveCritic(encoder, in_channels=data.shape[0], width=width, proj_dim=proj_dim,
-                               temperature=temperature, mean=mean, std=std).to(device)  # fmt: skip
-    optimizer = torch.optim.AdamW(critic.parameters(), lr=lr, weight_decay=weight_decay)
-    augment = Augment.for_dataset(dataset)
-    generator = torch.Generator().manual_seed(seed)
-    steps_per_epoch = len(train_x) // batch_size  # drop the last partial batch
-    total, warmup = epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
-    images, test_x = train_x.to(device), data.test_x.to(device)
+    run = _Training(config, data_root=data_root, device=check_device(device))
+    checkpoint = _Checkpoint(checkpoint_dir, config, data_root, run.device) if checkpoint_dir else None
     rows: list[tuple[int, str, float]] = []
     start_epoch = 0
-
-    path = checkpoint_path(checkpoint_dir, config) if checkpoint_dir else None
-    precision = "bfloat16-autocast" if device.type == "cuda" else "float32"
-    threads = torch.get_num_threads() if device.type == "cpu" else None  # CUDA sums do not depend on it
-    context = _context(config, data_root) if path is not None else None
-    if path is not None:
-        clean_temporaries(path.parent)
-    state = _resume(path, config, precision, threads, context) if path is not None and path.exists() else None
+    state = checkpoint.resume() if checkpoint is not None else None
     if state is not None:
         if state["finished"]:
             return pd.DataFrame(state["rows"], columns=COLUMNS)
-        critic.load_state_dict(state["critic"])
-        optimizer.load_state_dict(state["optimizer"])  # moves the moments to the parameters' device
-        generator.set_state(state["generator"])
+        run.load(state)
         rows, start_epoch = [tuple(row) for row in state["rows"]], state["epoch"]
+    if run.knn_every and start_epoch == 0:
+        rows.append((0, "knn_top1", run.knn()))
+    diverged = _train_epochs(run, rows, start_epoch, checkpoint, progress)
+    if not diverged:
+        rows += run.evaluate(rows)
+        if checkpoint is not None:
+            checkpoint.save(run, rows, run.epochs, True, test_features=run.test_features, test_labels=run.data.test_y)
+    return pd.DataFrame(rows, columns=COLUMNS)
 
-    def save(epoch: int, finished: bool, **extra: Any) -> None:
-        if path is not None:
-            _save({"version": CHECKPOINT_VERSION, "config": config, "context": context, "precision": precision,
-                   "threads": threads, "epoch": epoch, "finished": finished, "rows": rows,
-                   "critic": critic.state_dict(), **extra}, path)  # fmt: skip
 
-    k_nn = min(20, len(train_x))
+class _Training:
+    """One run's validated settings, data, critic, optimiser and random state, and its steps."""
 
-    def knn() -> float:
-        return knn_accuracy(encode(critic, images), train_y, encode(critic, test_x), data.test_y, k=k_nn)
+    def __init__(self, config: dict[str, Any], *, data_root: str | None, device: torch.device) -> None:
+        self.config, self.device = config, device
+        self.seed = check_seed(config["seed"])
+        self.epochs = check_int("epochs", config["epochs"], low=0)
+        if config["objective"] is None and self.epochs != 0:
+            raise ValueError(
+                f"objective=None evaluates the initialised encoder and needs epochs=0, got epochs={self.epochs}"
+            )
+        check_choice("encoder", config["encoder"], ENCODERS)
+        self.lr = check_float("lr", config["lr"], low=0.0, low_open=True)
+        weight_decay = check_float("weight_decay", config["weight_decay"], low=0.0)
+        warmup_epochs = check_int("warmup_epochs", config["warmup_epochs"], low=0)
+        self.knn_every = check_int("knn_every", config["knn_every"], low=0)
+        self.data = data = load_images(config["dataset"], root=data_root)
+        train_size = config["train_size"]
+        if train_size is not None:
+            high = len(data.train_x)
+            train_size = check_int("train_size (at most the training split)", train_size, low=2, high=high)
+        train_x = data.train_x if train_size is None else data.train_x[:train_size]
+        self.train_y = data.train_y[: len(train_x)]
+        self.batch_size = check_int(
+            "batch_size (at most the training images)", config["batch_size"], low=2, high=len(train_x)
+        )
+        self.objective = get_objective(config["objective"]) if config["objective"] is not None else None
 
-    if knn_every and start_epoch == 0:
-        rows.append((0, "knn_top1", knn()))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    bar = tqdm(range(start_epoch, epochs), desc=f"{objective} seed {seed}", disable=not progress, leave=False)
+        torch.manual_seed(self.seed)  # initial weights
+        mean, std = data.channel_stats()
+        self.critic = ContrastiveCritic(
+            config["encoder"], in_channels=data.shape[0], width=config["width"], proj_dim=config["proj_dim"],
+            temperature=config["temperature"], mean=mean, std=std,
+        ).to(device)  # fmt: skip
+        self.optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.lr, weight_decay=weight_decay)
+        self.augment = Augment.for_dataset(config["dataset"])
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.steps_per_epoch = len(train_x) // self.batch_size  # drop the last partial batch
+        self.total, self.warmup = self.epochs * self.steps_per_epoch, warmup_epochs * self.steps_per_epoch
+        self.images, self.test_x = train_x.to(device), data.test_x.to(device)
+        self.k_nn = min(20, len(train_x))
+        self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+        self.test_features: torch.Tensor | None = None
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Continue from an unfinished checkpoint's weights, optimiser and random state."""
+        self.critic.load_state_dict(state["critic"])
+        self.optimizer.load_state_dict(state["optimizer"])  # moves the moments to the parameters' device
+        self.generator.set_state(state["generator"])
+
+    def knn(self) -> float:
+        images, test_x = encode(self.critic, self.images), encode(self.critic, self.test_x)
+        return knn_accuracy(images, self.train_y, test_x, self.data.test_y, k=self.k_nn)
+
+    def step(self, epoch: int, k: int, order: torch.Tensor) -> tuple[float, float] | None:
+        """One optimiser step on the k-th batch of ``order``; (loss, estimate), or None when the
+        loss is not finite (the step is not taken)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr * _schedule(epoch * self.steps_per_epoch + k, self.total, self.warmup)
+        x = self.images[order[k * self.batch_size : (k + 1) * self.batch_size]]
+        v1, v2 = self.augment(x, self.generator), self.augment(x, self.generator)
+        with self.autocast:
+            logits = self.critic(v1, v2).float()
+        loss = 0.5 * (self.objective.loss(logits) + self.objective.loss(logits.T))
+        if not torch.isfinite(loss):
+            return None
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            estimate = 0.5 * (self.objective.estimate(logits) + self.objective.estimate(logits.T)).item()
+        return loss.item(), estimate
+
+    def evaluate(self, rows: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
+        """The frozen encoder on the held-out images: linear probe, k-NN (unless this epoch has
+        one), alignment and uniformity; keeps the test features for the checkpoint."""
+        train_features, self.test_features = encode(self.critic, self.images), encode(self.critic, self.test_x)
+        test_y, epochs = self.data.test_y, self.epochs
+        probe = linear_probe(train_features, self.train_y, self.test_features, test_y)
+        final = []
+        if not any(e == epochs and m == "knn_top1" for e, m, _ in rows):
+            knn = knn_accuracy(train_features, self.train_y, self.test_features, test_y, k=self.k_nn)
+            final.append((epochs, "knn_top1", knn))
+        view_gen = torch.Generator().manual_seed(10_000 + self.seed)  # the same test views for every objective
+        z1 = encode(self.critic, self.augment(self.test_x, view_gen), projections=True)
+        z2 = encode(self.critic, self.augment(self.test_x, view_gen), projections=True)
+        z = encode(self.critic, self.test_x[:2000], projections=True)
+        return [
+            *final,
+            (epochs, "probe_top1", probe["top1"]),
+            (epochs, "probe_top5", probe["top5"]),
+            (epochs, "alignment", alignment(z1, z2)),
+            (epochs, "uniformity", uniformity(z)),
+            (epochs, "diverged", 0.0),
+        ]
+
+
+class _Checkpoint:
+    """The per-epoch state file of one run: what it must match to resume, and its atomic writes."""
+
+    def __init__(
+        self, checkpoint_dir: str, config: dict[str, Any], data_root: str | None, device: torch.device
+    ) -> None:
+        self.path, self.config = checkpoint_path(checkpoint_dir, config), config
+        self.precision = "bfloat16-autocast" if device.type == "cuda" else "float32"
+        self.threads = torch.get_num_threads() if device.type == "cpu" else None  # CUDA sums do not depend on it
+        self.context = _context(config, data_root)
+        clean_temporaries(self.path.parent)
+
+    def resume(self) -> dict[str, Any] | None:
+        if not self.path.exists():
+            return None
+        return _resume(self.path, self.config, self.precision, self.threads, self.context)
+
+    def save(self, run: _Training, rows: list, epoch: int, finished: bool, **extra: Any) -> None:
+        _save({"version": CHECKPOINT_VERSION, "config": self.config, "context": self.context,
+               "precision": self.precision, "threads": self.threads, "epoch": epoch, "finished": finished,
+               "rows": rows, "critic": run.critic.state_dict(), **extra}, self.path)  # fmt: skip
+
+
+def _train_epochs(
+    run: _Training, rows: list[tuple[int, str, float]], start_epoch: int, checkpoint: _Checkpoint | None, progress: bool
+) -> bool:
+    """Train from ``start_epoch`` to the last epoch, appending each epoch's rows and saving the
+    checkpoint after it. Returns True when the loss became non-finite: the run then ends with a
+    ``diverged`` row in that epoch, saved as finished."""
+    name = run.config["objective"]
+    bar = tqdm(range(start_epoch, run.epochs), desc=f"{name} seed {run.seed}", disable=not progress, leave=False)
     for epoch in bar:
-        critic.train()
+        run.critic.train()
         tic = time.perf_counter()
-        order = torch.randperm(len(images), generator=generator).to(device)
+        order = torch.randperm(len(run.images), generator=run.generator).to(run.device)
         losses, estimates = [], []
-        for k in range(steps_per_epoch):
-            for group in optimizer.param_groups:
-                group["lr"] = lr * _schedule(epoch * steps_per_epoch + k, total, warmup)
-            x = images[order[k * batch_size : (k + 1) * batch_size]]
-            v1, v2 = augment(x, generator), augment(x, generator)
-            with autocast:
-                logits = critic(v1, v2).float()
-            loss = 0.5 * (obj.loss(logits) + obj.loss(logits.T))
-            if not torch.isfinite(loss):  # stop here; the run is reported as diverged in this epoch
+        for k in range(run.steps_per_epoch):
+            result = run.step(epoch, k, order)
+            if result is None:  # stop here; the run is reported as diverged in this epoch
                 bar.close()
                 rows.append((epoch + 1, "diverged", 1.0))
-                save(epoch + 1, True)
-                return pd.DataFrame(rows, columns=COLUMNS)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            with torch.no_grad():
-                estimates.append(0.5 * (obj.estimate(logits) + obj.estimate(logits.T)).item())
-            losses.append(loss.item())
+                if checkpoint is not None:
+                    checkpoint.save(run, rows, epoch + 1, True)
+                return True
+            losses.append(result[0])
+            estimates.append(result[1])
         done = epoch + 1
         rows += [
             (done, "loss", sum(losses) / len(losses)),
             (done, "estimate", sum(estimates) / len(estimates)),
-            (done, "lr", optimizer.param_groups[0]["lr"]),
+            (done, "lr", run.optimizer.param_groups[0]["lr"]),
             (done, "seconds", time.perf_counter() - tic),
         ]
         postfix = {"loss": f"{sum(losses) / len(losses):.3f}"}
-        if knn_every and (done % knn_every == 0 or done == epochs):
-            rows.append((done, "knn_top1", knn()))
+        if run.knn_every and (done % run.knn_every == 0 or done == run.epochs):
+            rows.append((done, "knn_top1", run.knn()))
             postfix["knn"] = f"{rows[-1][2]:.3f}"
         bar.set_postfix(postfix)
-        save(done, False, optimizer=optimizer.state_dict(), generator=generator.get_state())
+        if checkpoint is not None:
+            checkpoint.save(run, rows, done, False, optimizer=run.optimizer.state_dict(),
+                            generator=run.generator.get_state())  # fmt: skip
     bar.close()
-
-    # evaluation of the frozen encoder on the held-out images
-    train_features, test_features = encode(critic, images), encode(critic, test_x)
-    probe = linear_probe(train_features, train_y, test_features, data.test_y)
-    if not any(e == epochs and m == "knn_top1" for e, m, _ in rows):
-        rows.append((epochs, "knn_top1", knn_accuracy(train_features, train_y, test_features, data.test_y, k=k_nn)))
-    view_gen = torch.Generator().manual_seed(10_000 + seed)  # the same test views for every objective
-    z1 = encode(critic, augment(test_x, view_gen), projections=True)
-    z2 = encode(critic, augment(test_x, view_gen), projections=True)
-    z = encode(critic, test_x[:2000], projections=True)
-    rows += [
-        (epochs, "probe_top1", probe["top1"]),
-        (epochs, "probe_top5", probe["top5"]),
-        (epochs, "alignment", alignment(z1, z2)),
-        (epochs, "uniformity", uniformity(z)),
-        (epochs, "diverged", 0.0),
-    ]
-    save(epochs, True, test_features=test_features, test_labels=data.test_y)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return False
 
 
 OPTIONS = ("data_root", "device", "progress", "checkpoint_dir")  # arguments of run_ssl outside the key

@@ -8,7 +8,7 @@ turns histories into bias, standard deviation and MSE per level over the end of 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -174,15 +174,31 @@ def sweep_staircase(
     scheduler: str | None = None,
     progress: bool = False,
     data_path: str | None = None,
+    labels: Sequence[Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """``run_sweep`` of ``run_staircase`` over ``configs``, as the notebooks run it
     (``anchor.sweep.notebook_sweep``: cache, local workers or a Dask ``scheduler``, a ``run`` column).
-    The IMDB embeddings file at ``data_path`` is part of the cache key by its content."""
+    The IMDB embeddings file at ``data_path`` is part of the cache key by its content.
+
+    ``labels``: one mapping per configuration whose entries become columns of that run's rows,
+    e.g. ``{"objective": "log"}`` to name a run by its place in a figure rather than by its
+    objective, or ``{"nu": 8.0, "K": 63}`` to group runs by a setting. Labels are not part of
+    the cache key."""
+    if labels is not None:
+        labels = [dict(label) for label in labels]
+        if len(labels) != len(configs):
+            raise ValueError(f"labels: one mapping per configuration, got {len(labels)} for {len(configs)}")
+        keys = {tuple(label) for label in labels}
+        if len(keys) > 1:
+            raise ValueError(f"labels: every mapping needs the same keys, got {sorted(map(list, keys))}")
     extra = {} if data_path is None else {"data_path": data_path}
-    return notebook_sweep(
+    history = notebook_sweep(
         configs, run_staircase, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
         data=lambda c: {"data_path": data_path} if c.get("domain") == "imdb" else None, **extra,
     )  # fmt: skip
+    for key in labels[0] if labels else ():
+        history[key] = [labels[k][key] for k in history.run]
+    return history
 
 
 def oracle_batch_noise(
@@ -247,3 +263,27 @@ def level_summary(history: pd.DataFrame, *, last: int = 1000, by: Sequence[str] 
             }
         )
     return pd.DataFrame(rows)
+
+
+def seed_summary(per_run: pd.DataFrame, *, by: Sequence[str] = ("objective",), seed: str = "seed") -> pd.DataFrame:
+    """``level_summary`` rows of several seeds (a ``seed`` column) reduced to one row per ``by``
+    group and level: the means over seeds of mean, bias, sd (per step) and MSE, their standard
+    deviations across seeds (``mean_seed_sd``, ``bias_seed_sd``, ``mse_seed_sd``; NaN for one
+    seed), ``relative_error`` (bias / truth), ``seeds`` (how many) and ``diverged`` (any seed).
+    Rows keep the order of their first appearance."""
+    missing = {seed, "level", "mi_true", "mean", "bias", "sd", "mse", *by} - set(per_run.columns)
+    if missing:
+        raise ValueError(f"per_run lacks the columns {sorted(missing)}; pass level_summary(..., by=(..., {seed!r}))")
+    if "diverged" not in per_run:
+        per_run = per_run.assign(diverged=False)
+    summary = (
+        per_run.groupby([*by, "level"], sort=False)
+        .agg(
+            mi_true=("mi_true", "first"), mean=("mean", "mean"), bias=("bias", "mean"), sd=("sd", "mean"),
+            mse=("mse", "mean"), mean_seed_sd=("mean", "std"), bias_seed_sd=("bias", "std"),
+            mse_seed_sd=("mse", "std"), seeds=(seed, "nunique"), diverged=("diverged", "any"),
+        )
+        .reset_index()
+    )  # fmt: skip
+    summary.insert(summary.columns.get_loc("bias") + 1, "relative_error", summary.bias / summary.mi_true)
+    return summary

@@ -290,12 +290,7 @@ def run_sweep(
     threads = threads_per_worker if in_processes else torch.get_num_threads()
     files = data if callable(data) else (lambda config: data)
     contexts = [run_context(run, threads=threads if _on_cpu(options) else None, data=files(c)) for c in configs]
-    results: dict[int, pd.DataFrame] = {}
-    if cache is not None:
-        for k, config in enumerate(configs):
-            found = _lookup(cache, config, contexts[k])
-            if found is not None:
-                results[k] = found
+    results = _cached(cache, configs, contexts)
     todo = [k for k in range(len(configs)) if k not in results]
     if cache is not None and todo:
         check_writable(cache.root)
@@ -319,21 +314,47 @@ def run_sweep(
             key = lambda k: config_key(configs[k], contexts[k])  # noqa: E731
             _run_on_dask(client, run, configs, todo, options, threads, retries, finish, failed, key)
         elif workers == 1 or len(todo) <= 1:
-            own = torch.get_num_threads()
-            torch.set_num_threads(threads)  # a lone run left of a parallel sweep: a worker's threads
-            try:
-                for k in todo:
-                    try:
-                        result = _call(run, configs[k], options)
-                    except Exception as err:
-                        raise failed(k, err) from err
-                    finish(k, result)
-            finally:
-                torch.set_num_threads(own)
+            _run_here(run, configs, todo, options, threads, finish, failed)
         else:
             _run_in_processes(run, configs, todo, options, workers, threads, finish, failed)
     finally:
         bar.close()
+    return _combine(configs, results, index)
+
+
+def _cached(cache: ResultCache | None, configs: list[Config], contexts: list[dict]) -> dict[int, pd.DataFrame]:
+    """The results already in ``cache``, by position in ``configs``."""
+    results: dict[int, pd.DataFrame] = {}
+    if cache is not None:
+        for k, config in enumerate(configs):
+            found = _lookup(cache, config, contexts[k])
+            if found is not None:
+                results[k] = found
+    return results
+
+
+def _run_here(
+    run: Callable[..., pd.DataFrame], configs: list[Config], todo: list[int], options: dict[str, Any], threads: int,
+    finish: Callable[[int, pd.DataFrame], None], failed: Callable[[int, BaseException], RuntimeError],
+) -> None:  # fmt: skip
+    """Run the configurations ``todo`` in this process, one after another, with ``threads`` torch
+    threads (a lone run left of a parallel sweep gets a worker's threads, so its key holds)."""
+    own = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for k in todo:
+            try:
+                result = _call(run, configs[k], options)
+            except Exception as err:
+                raise failed(k, err) from err
+            finish(k, result)
+    finally:
+        torch.set_num_threads(own)
+
+
+def _combine(configs: list[Config], results: dict[int, pd.DataFrame], index: str | None) -> pd.DataFrame:
+    """The results in the order of ``configs``, each with its configuration's scalar entries as
+    columns (unless it has one of that name) and, with ``index``, its position."""
     frames = []
     for k, config in enumerate(configs):
         result = results[k]

@@ -154,18 +154,7 @@ def fit(
         DivergedError: the loss or the estimate became NaN or infinite, or the estimate stayed
             beyond +-divergence_nats; its ``history`` keeps every step up to the one that diverged.
     """
-    if isinstance(data, Staircase):
-        steps = data.steps if steps is None else steps
-        sampler_at = data.sampler_at
-    else:
-        if not callable(getattr(data, "sample", None)):
-            raise ValueError(
-                f"data must be a sampler with sample(n, ...), a Staircase or an ArraySampler, got {data!r}"
-            )
-        sampler_at = lambda step: data  # noqa: E731
-    if steps is None:
-        raise ValueError("steps is required unless data is a Staircase")
-    steps = check_int("steps", steps, low=1)
+    sampler_at, steps = _schedule(data, steps)
     batch_size = check_int("batch_size", batch_size, low=2)
     if isinstance(data, ArraySampler) and batch_size > len(data):
         raise ValueError(f"batch_size must be at most the number of training pairs ({len(data)}), got {batch_size}")
@@ -185,20 +174,7 @@ def fit(
     if ema_decay is not None:
         ema_decay = check_float("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
         averaged = AveragedModel(critic, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-
-    track = list(track)
-    for extra in track:
-        if not isinstance(extra, Objective):
-            raise ValueError(f"track must hold Objective instances (anchor.get_objective(name)), got {extra!r}")
-    tracked = {f"estimate_{extra.name}": extra.estimate for extra in track}
-    if len(tracked) != len(track):
-        raise ValueError(f"track has two objectives of the same name: {[extra.name for extra in track]}")
-    rows: dict[str, list[float]] = {"step": [], "mi_true": [], "estimate": [], "loss": [], **{k: [] for k in tracked}}
-
-    def history() -> pd.DataFrame:
-        frame = pd.DataFrame(rows)
-        frame["objective"] = objective.name
-        return frame
+    history = _History(objective.name, _tracked(track))
 
     critic.train()
     streak = 0  # steps in a row with the estimate beyond +-divergence_nats
@@ -208,23 +184,16 @@ def fit(
         x, y = sampler.sample(batch_size, generator=generator, device=device, dtype=dtype)
         logits = critic(x, y)  # (B, B)
         loss = objective.loss(logits)
-        with torch.no_grad():
-            value = objective.estimate(logits.detach()).item()
-            for column, estimate in tracked.items():
-                rows[column].append(estimate(logits.detach()).item())
-        rows["step"].append(step)
-        rows["mi_true"].append(sampler.mi)
-        rows["estimate"].append(value)
-        rows["loss"].append(loss.item())
+        value = history.record(step, sampler.mi, objective, logits, loss)
         streak = streak + 1 if abs(value) > divergence_nats else 0
-        reason = divergence(rows["loss"][-1], value, streak, divergence_nats)
+        reason = divergence(loss.item(), value, streak, divergence_nats)
         if reason is not None:
             bar.close()
             truth = "" if math.isnan(sampler.mi) else f"true MI {sampler.mi:.3g} nats, "
             raise DivergedError(
                 f"{objective.name} diverged at step {step}: {reason} ({truth}lr {lr:g}). "
                 "Lower lr, use a smaller MI, or use a bounded objective such as 'anchor'.",
-                history(),
+                history.frame(),
                 step=step,
                 reason=reason,
             )
@@ -236,8 +205,7 @@ def fit(
                 averaged.update_parameters(critic)
         if progress and step % 50 == 0:
             bar.set_postfix(estimate=f"{value:.3f}", true=f"{sampler.mi:.3f}")
-        last = step == steps - 1
-        if callback is not None and ((step + 1) % callback_every == 0 or last):
+        if callback is not None and ((step + 1) % callback_every == 0 or step == steps - 1):
             current = critic if averaged is None else averaged.module
             current.eval()
             stop = callback(step, current)
@@ -247,7 +215,65 @@ def fit(
     bar.close()
     result = critic if averaged is None else averaged.module
     result.eval()
-    return Fit(critic=result, objective=objective, history=history())
+    return Fit(critic=result, objective=objective, history=history.frame())
+
+
+def _schedule(data: Any, steps: int | None) -> tuple[Callable[[int], Any], int]:
+    """The sampler to draw from at each step, and the number of steps (a Staircase's length by
+    default)."""
+    if isinstance(data, Staircase):
+        steps = data.steps if steps is None else steps
+        sampler_at = data.sampler_at
+    else:
+        if not callable(getattr(data, "sample", None)):
+            raise ValueError(
+                f"data must be a sampler with sample(n, ...), a Staircase or an ArraySampler, got {data!r}"
+            )
+        sampler_at = lambda step: data  # noqa: E731
+    if steps is None:
+        raise ValueError("steps is required unless data is a Staircase")
+    return sampler_at, check_int("steps", steps, low=1)
+
+
+def _tracked(track: Sequence[Objective]) -> dict[str, Objective]:
+    """``{"estimate_<name>": objective}`` for the objectives ``fit`` records beside its own."""
+    track = list(track)
+    for extra in track:
+        if not isinstance(extra, Objective):
+            raise ValueError(f"track must hold Objective instances (anchor.get_objective(name)), got {extra!r}")
+    tracked = {f"estimate_{extra.name}": extra for extra in track}
+    if len(tracked) != len(track):
+        raise ValueError(f"track has two objectives of the same name: {[extra.name for extra in track]}")
+    return tracked
+
+
+class _History:
+    """``fit``'s per-step record: step, true MI, the objective's estimate and loss, and the
+    tracked objectives' estimates on the same logits."""
+
+    def __init__(self, name: str, tracked: dict[str, Objective]) -> None:
+        self.name, self.tracked = name, tracked
+        self.rows: dict[str, list[float]] = {"step": [], "mi_true": [], "estimate": [], "loss": []}
+        self.rows.update({column: [] for column in tracked})
+
+    def record(
+        self, step: int, mi_true: float, objective: Objective, logits: torch.Tensor, loss: torch.Tensor
+    ) -> float:
+        """Append one step; returns the objective's estimate on ``logits``."""
+        with torch.no_grad():
+            value = objective.estimate(logits.detach()).item()
+            for column, extra in self.tracked.items():
+                self.rows[column].append(extra.estimate(logits.detach()).item())
+        self.rows["step"].append(step)
+        self.rows["mi_true"].append(mi_true)
+        self.rows["estimate"].append(value)
+        self.rows["loss"].append(loss.item())
+        return value
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows)
+        frame["objective"] = self.name
+        return frame
 
 
 @dataclass

@@ -41,7 +41,8 @@
 
 # %% tags=["parameters"]
 profile: str = "smoke"
-figure_dir: str = "../results/figures"
+figure_dir: str = ""  # empty: results/figures of the checkout, wherever the notebook runs
+stamp: bool = True  # print "anchor · profile: ..." small in a corner of every figure
 cache_dir: str = ""  # folder of cached training runs; empty: no cache
 bits: list[float] = [2.0, 4.0, 6.0, 8.0, 10.0]
 nus: list[float] = [0.0, 0.1, 0.5, 1.0, 2.0, 8.0, 64.0]  # anchor weights, each with K of B - 1
@@ -77,18 +78,13 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import seaborn as sns
-import torch
 
 import anchor
-from anchor.plotting import save_figure, save_table, use_style
+from anchor.plotting import PAGE_WIDTH, TRUTH_COLOR, color, notebook_setup, save_figure, save_table
 from anchor.theory import anchor_interpolation
 
-torch.manual_seed(seed)
-torch.set_num_threads(2)
-pd.set_option("display.width", 200)
-use_style()
+figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
 if len(initial_offsets) < len(seeds):
     raise ValueError(f"initial_offsets needs one value per seed: {len(seeds)} seeds, got {initial_offsets}")
 FULL_K = batch_size - 1
@@ -107,18 +103,15 @@ def sweep_configs(critic, steps, run_lr, run_seeds, offsets=None):
             if offsets is not None:
                 extra["critic_params"] = {"offset": float(offsets[run_seeds.index(config["seed"])])}
             configs.append({**config, **extra})
-            labels.append((float(nu), int(K)))
+            labels.append({"nu": float(nu), "K": int(K)})
     return configs, labels
 
 
 def run(configs, labels):
     """Run (or load) the configurations; the history gains nu and K columns."""
-    history = anchor.sweep_staircase(
-        configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
+    return anchor.sweep_staircase(
+        configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress, labels=labels
     )
-    history["nu"] = [labels[k][0] for k in history.run]
-    history["K"] = [labels[k][1] for k in history.run]
-    return history
 
 
 def per_level(history):
@@ -126,16 +119,7 @@ def per_level(history):
     summary = anchor.level_summary(history, by=("nu", "K", "seed"))
     summary["bits"] = (summary.mi_true / math.log(2)).round(1)
     summary["relative_error"] = summary.bias / summary.mi_true
-    over_seeds = (
-        summary.groupby(["nu", "K", "level", "bits"])
-        .agg(
-            mi_true=("mi_true", "first"), mean=("mean", "mean"), bias=("bias", "mean"),
-            bias_seed_sd=("bias", "std"), sd=("sd", "mean"), mse=("mse", "mean"),
-            relative_error=("relative_error", "mean"), seeds=("seed", "nunique"),
-        )
-        .reset_index()
-    )  # fmt: skip
-    return summary, over_seeds
+    return summary, anchor.seed_summary(summary, by=("nu", "K", "bits"))
 
 
 # %% [markdown]
@@ -210,24 +194,23 @@ print("claims asserted:", check_claims)
 
 # %%
 palette = dict(zip(bits, sns.color_palette("viridis", len(bits)), strict=True))
-fig, axes = plt.subplots(1, 3, figsize=(14, 4.0))
+fig, axes = plt.subplots(1, 3, figsize=(PAGE_WIDTH, 2.6), layout="constrained")
 for ax, nu in zip(axes[:2], (0.0, 1.0), strict=True):
     part = history[(history.nu == nu) & (history.K == FULL_K)]
     for k, (run_seed, group) in enumerate(part.groupby("seed")):
-        ax.plot(group.step, group.estimate.ewm(span=50).mean(), lw=1.2, color=sns.color_palette("tab10")[k],
+        ax.plot(group.step, group.estimate.ewm(span=50).mean(), lw=1.0, color=sns.color_palette("tab10")[k],
                 label=f"seed {run_seed}, b0 = {initial_offsets[seeds.index(run_seed)]:+g}")  # fmt: skip
     first = part[part.seed == part.seed.min()]
-    ax.plot(first.step, first.mi_true, color="black", lw=2, label="true MI")
-    ax.set(xlabel="step", ylabel="plug-in estimate (nats)", title=f"quadratic critic, nu = {nu:g}, K = B - 1")
-    ax.legend(fontsize=7)
+    ax.plot(first.step, first.mi_true, color=TRUTH_COLOR, lw=1.4, label="true MI")
+    ax.set(xlabel="step", ylabel="plug-in estimate (nats)", title=f"quadratic critic, ν = {nu:g}, K = B − 1")
+    ax.legend(fontsize=5)
 ax = axes[2]
 for b, group in consistent[consistent.K == FULL_K].groupby("bits"):
     ax.errorbar(group.nu, group.bias, yerr=group.bias_seed_sd.fillna(0), marker="o", ms=3, capsize=2,
                 color=palette[b], label=f"{b:g} bits")  # fmt: skip
-ax.axhline(0, color="black", lw=1)
-ax.set(xscale="log", xlabel="nu (anchor weight)", ylabel="bias (nats)", title="bias per level against nu (K = B - 1)")
-ax.legend(fontsize=7)
-fig.tight_layout()
+ax.axhline(0, color=TRUTH_COLOR, lw=1)
+ax.set(xscale="log", xlabel="ν (anchor weight)", ylabel="bias (nats)", title="bias per level (K = B − 1)")
+ax.legend(fontsize=5)
 save_figure(fig, "anchor_offset", figure_dir, profile=profile)
 plt.show()
 
@@ -238,10 +221,10 @@ plt.show()
 
 # %%
 def sweep_figure(summary, title):
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5), sharex="row")
+    fig, axes = plt.subplots(2, 3, figsize=(PAGE_WIDTH, 4.4), sharex="row", layout="constrained")
     rows = [
-        (summary[(summary.K == FULL_K) & (summary.nu > 0)], "nu", "nu (K = B - 1)"),
-        (summary[(summary.nu == 1.0)], "K", "K (nu = 1)"),
+        (summary[(summary.K == FULL_K) & (summary.nu > 0)], "nu", "ν (K = B − 1)"),
+        (summary[(summary.nu == 1.0)], "K", "K (ν = 1)"),
     ]
     for row, (part, x, xlabel) in zip(axes, rows, strict=True):
         for ax, value, ylabel in zip(row, ("bias", "sd", "mse"), ("bias (nats)", "per-step sd (nats)", "MSE (nats²)"),
@@ -251,12 +234,11 @@ def sweep_figure(summary, title):
                 ax.plot(group[x], group[value], marker="o", ms=3, color=palette[b], label=f"{b:g} bits")
             ax.set(xscale="log", xlabel=xlabel, ylabel=ylabel)
             if value == "bias":
-                ax.axhline(0, color="black", lw=1)
+                ax.axhline(0, color=TRUTH_COLOR, lw=1)
             if value == "mse":
                 ax.set_yscale("log")
-    axes[0, 0].legend(fontsize=7)
+    axes[0, 0].legend(fontsize=6)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -330,17 +312,19 @@ exact = interp[(interp.scale == 1.0) & (interp.offset == 0.0)]
 assert ((exact.value - interp_sampler.mi).abs() <= 4 * exact.stderr).all(), "the true critic's value missed I"
 
 # %%
-fig, axes = plt.subplots(1, len(critic_perturbations), figsize=(3.4 * len(critic_perturbations), 3.5), sharey=True)
-for ax, (name, group) in zip(np.atleast_1d(axes), interp.groupby("critic", sort=False), strict=True):
+fig, axes = plt.subplots(
+    1, len(critic_perturbations), figsize=(PAGE_WIDTH, 2.5), sharey=True, squeeze=False, layout="constrained"
+)
+axes = axes[0]
+for ax, (name, group) in zip(axes, interp.groupby("critic", sort=False), strict=True):
     ax.errorbar(group.beta, group.value, yerr=1.96 * group.stderr, marker="o", ms=3, capsize=2,
-                label=f"anchor, K = {interp_k}")  # fmt: skip
-    ax.plot(group.beta, group.limit, color="C1", lw=1.2, label="K -> infinity")
-    ax.axhline(group.dv.iloc[0], color="C2", ls="--", label="DV")
-    ax.axhline(group.nwj.iloc[0], color="C3", ls=":", label="NWJ")
-    ax.axhline(interp_sampler.mi, color="black", lw=1, label="true MI")
-    ax.set(xscale="log", xlabel="beta = nu / K", title=f"c = {name}")
-np.atleast_1d(axes)[0].set_ylabel("value (nats)")
-np.atleast_1d(axes)[-1].legend(fontsize=7)
-fig.tight_layout()
+                color=color("anchor"), label=f"InfoNCE-anchor, K = {interp_k}")  # fmt: skip
+    ax.plot(group.beta, group.limit, color=color("anchor"), ls=(0, (1, 1)), lw=1.0, label="K → ∞")
+    ax.axhline(group.dv.iloc[0], color=color("dv"), ls="--", label="DV")
+    ax.axhline(group.nwj.iloc[0], color=color("nwj"), ls=":", label="NWJ")
+    ax.axhline(interp_sampler.mi, color=TRUTH_COLOR, lw=1, label="true MI")
+    ax.set(xscale="log", xlabel="β = ν / K", title=f"c = {name}")
+axes[0].set_ylabel("value (nats)")
+axes[-1].legend(fontsize=6)
 save_figure(fig, "anchor_interpolation", figure_dir, profile=profile)
 plt.show()

@@ -38,7 +38,8 @@
 
 # %% tags=["parameters"]
 profile: str = "smoke"
-figure_dir: str = "../results/figures"
+figure_dir: str = ""  # empty: results/figures of the checkout, wherever the notebook runs
+stamp: bool = True  # print "anchor · profile: ..." small in a corner of every figure
 cache_dir: str = ""  # folder of cached training runs; empty: no cache
 mi_bits_1d: list[float] = [1.0, 2.0, 4.0, 6.0]  # true MI of the 1-D Gaussian curves
 mi_bits_10d: list[float] = [2.0, 6.0, 10.0]  # true MI of the 10-d Gaussian curves
@@ -66,16 +67,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 
 import anchor
-from anchor.plotting import save_figure, save_table, use_style
+from anchor.plotting import PAGE_WIDTH, TRUTH_COLOR, color, display_name, notebook_setup, save_figure, save_table
 from anchor.theory import oracle_infonce
 
-torch.manual_seed(seed)
-torch.set_num_threads(2)
-pd.set_option("display.width", 200)
-use_style()
+figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
 to_bits = anchor.nats_to_bits
 ks = [2**p for p in range(1, max_log2_k + 1)]
 
@@ -140,38 +137,37 @@ for K, theirs in paper_example.items():
 
 # %% [markdown]
 # Left and middle: InfoNCE with the true critic (solid, 95% intervals) approaches the true MI
-# (dashed, same colour) from below, and never crosses log K (black): at small K it hugs log K,
+# (dashed, same colour) from below, and never crosses log K (dotted grey): at small K it hugs log K,
 # at large K it bends towards I. The stars are the paper's example, the circles ours. Right: the
 # gap I - D_KJS(K) on a log scale, shrinking steadily with K.
 
 # %%
 palette = dict(zip(sorted(set(mi_bits_1d) | set(mi_bits_10d)), sns.color_palette("viridis", 8), strict=False))
-fig, axes = plt.subplots(1, 3, figsize=(13, 4.0))
+fig, axes = plt.subplots(1, 3, figsize=(PAGE_WIDTH, 2.6), layout="constrained")
 for ax, dim in zip(axes[:2], (1, 10), strict=True):
     part = curve[curve.dim == dim]
-    ax.plot(ks, np.log2(ks), color="black", lw=1.2, label="log K")
+    ax.plot(ks, np.log2(ks), color="0.3", lw=1.0, ls=(0, (1, 1)), label="log K")
     for bits, group in part.groupby("mi_bits"):
-        color = palette[bits]
-        ax.errorbar(group.K, group.value_bits, yerr=1.96 * group.stderr_bits, color=color, marker="o", ms=3,
+        shade = palette[bits]
+        ax.errorbar(group.K, group.value_bits, yerr=1.96 * group.stderr_bits, color=shade, marker="o", ms=2.5,
                     label=f"I = {bits:g} bits")  # fmt: skip
-        ax.axhline(bits, color=color, ls="--", lw=1)
+        ax.axhline(bits, color=shade, ls="--", lw=1)
     ax.set(xscale="log", xlabel="K (candidates per tuple)", ylabel="InfoNCE, true critic (bits)",
            title=f"Gaussian, d = {dim}")  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, max(part.mi_bits.max(), 1) * 1.1)
-axes[0].plot(list(paper_example), list(paper_example.values()), "k*", ms=10, label="paper's example (2 bits)")
-axes[0].plot(list(example), [v for v, _ in example.values()], "o", mfc="none", mec="red", ms=9, label="ours")
-axes[0].legend(fontsize=7, loc="upper left")
-axes[1].legend(fontsize=7, loc="upper left")
+axes[0].plot(list(paper_example), list(paper_example.values()), "k*", ms=7, label="paper's example (2 bits)")
+axes[0].plot(list(example), [v for v, _ in example.values()], "o", mfc="none", mec="black", ms=7, label="ours")
+axes[0].legend(loc="upper left", fontsize=6)
+axes[1].legend(loc="upper left", fontsize=6)
 ax = axes[2]
 for (dim, bits), group in curve.groupby(["dim", "mi_bits"]):
     ok = group.gap_bits > 0
     ax.plot(group.K[ok], group.gap_bits[ok], marker="o", ms=3, color=palette[bits],
             ls="-" if dim == 1 else ":", label=f"d = {dim}, I = {bits:g}")  # fmt: skip
-ax.set(xscale="log", yscale="log", xlabel="K", ylabel="I - InfoNCE (bits)", title="Gap to the true MI")
+ax.set(xscale="log", yscale="log", xlabel="K", ylabel="I − InfoNCE (bits)", title="Gap to the true MI")
 ax.set_xscale("log", base=2)
-ax.legend(fontsize=6, ncol=2)
-fig.tight_layout()
+ax.legend(fontsize=5, ncol=2)
 save_figure(fig, "infonce_bound", figure_dir, profile=profile)
 plt.show()
 
@@ -236,21 +232,20 @@ if check_claims:
 # critics: the anchor's runs lie on the truth; InfoNCE's runs each settle at their own offset.
 
 # %%
-fig, (ax_bound, ax_plug) = plt.subplots(1, 2, figsize=(11, 4.0), sharex=True)
-colors = {"infonce": sns.color_palette("tab10")[0], "anchor": sns.color_palette("tab10")[3]}
+fig, (ax_bound, ax_plug) = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 2.8), sharex=True, layout="constrained")
 styles = ["-", "--", ":", "-."]
 for (name, run_seed), group in runs.groupby(["objective", "seed"]):
-    style = dict(color=colors[name], ls=styles[offset_seeds.index(run_seed) % len(styles)], lw=1.3)
+    style = dict(color=color(name), ls=styles[offset_seeds.index(run_seed) % len(styles)], lw=1.1)
     span = max(2, offset_steps // 50)
-    label = f"{name}, seed {run_seed}"
+    label = f"trained on {display_name(name)}, seed {run_seed}"
     ax_bound.plot(group.step, group.infonce_value.ewm(span=span).mean(), label=label, **style)
     ax_plug.plot(group.step, group.plug_in.ewm(span=span).mean(), label=label, **style)
 for ax in (ax_bound, ax_plug):
-    ax.axhline(truth, color="black", lw=2, label="true MI")
-ax_bound.axhline(math.log(batch_size), color="0.4", ls=":", label="log B")
-ax_bound.set(xlabel="step", ylabel="nats", title="InfoNCE value of the critic")
-ax_plug.set(xlabel="step", ylabel="nats", title="Plug-in mean of the critic over joint pairs")
-ax_plug.legend(fontsize=7)
-fig.tight_layout()
+    ax.axhline(truth, color=TRUTH_COLOR, lw=1.6, label="true MI")
+ax_bound.axhline(math.log(batch_size), color="0.45", lw=1.0, ls=(0, (1, 1)), label=f"log B (B = {batch_size})")
+ax_bound.set(xlabel="step", ylabel="InfoNCE value (nats)", title="InfoNCE value of the critic")
+ax_plug.set(xlabel="step", ylabel="plug-in estimate (nats)", title="Plug-in mean of the critic over joint pairs")
+handles = dict(zip(*reversed(ax_bound.get_legend_handles_labels()), strict=True))
+fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=3)
 save_figure(fig, "infonce_offset", figure_dir, profile=profile)
 plt.show()

@@ -50,7 +50,8 @@
 from typing import Any, Optional
 
 profile: str = "smoke"
-figure_dir: str = "../results/figures"
+figure_dir: str = ""  # empty: results/figures of the checkout, wherever the notebook runs
+stamp: bool = True  # print "anchor · profile: ..." small in a corner of every figure
 cache_dir: str = ""  # folder of cached runs; empty: no cache
 tasks: Optional[list[str]] = ["normal-1x1", "student-dof3-2x2", "spiral-sparse-3x3"]  # None: every task
 estimators: list[str] = ["anchor", "infonce", "nwj", "mine", "smile-5", "nce", "ksg", "cca"]
@@ -75,16 +76,13 @@ import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 from anchor.benchmark import benchmark_configs, coverage, family_scores, score, sweep_benchmark
-from anchor.plotting import plot_sample_sizes, plot_suite_heatmap, save_figure, save_table, use_style
+from anchor.plotting import notebook_setup, plot_sample_sizes, plot_suite_heatmap, save_figure, save_table
 from anchor.tasks import SUITE, get_task
 
-torch.set_num_threads(2)
-pd.set_option("display.width", 200)
+figure_dir = notebook_setup(figure_dir, stamp=stamp)
 pd.set_option("display.max_columns", 30)
-use_style()
 task_names = list(SUITE) if tasks is None else tasks
 run = dict(cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress)
 print(f"{len(task_names)} tasks, {len(estimators)} estimators, n = {n}, data seeds {seeds}")

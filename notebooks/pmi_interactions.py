@@ -45,7 +45,8 @@
 from typing import Any
 
 profile: str = "smoke"
-figure_dir: str = "../results/figures"
+figure_dir: str = ""  # empty: results/figures of the checkout, wherever the notebook runs
+stamp: bool = True  # print "anchor · profile: ..." small in a corner of every figure
 cache_dir: str = ""  # folder of cached runs; empty: no cache
 calibration_tasks: list[str] = ["normal-1x1"]  # suite tasks besides the 5-d Gaussian with 1 nat
 calibration_objectives: list[str] = ["anchor", "infonce"]
@@ -69,17 +70,14 @@ check_claims: bool = False
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 import anchor
 from anchor.interactions import auroc_table, calibration, run_interactions
-from anchor.plotting import plot_interaction_roc, plot_pmi_calibration, save_figure, save_table, use_style
+from anchor.plotting import notebook_setup, plot_interaction_roc, plot_pmi_calibration, save_figure, save_table
 from anchor.sweep import notebook_sweep
 from anchor.tasks import get_task
 
-torch.set_num_threads(2)
-pd.set_option("display.width", 200)
-use_style()
+figure_dir = notebook_setup(figure_dir, stamp=stamp)
 PAPER = pd.DataFrame(
     {"kinase (paper)": ["0.74 ± 0.08", "0.76 ± 0.07", "0.77 ± 0.08", "0.80 ± 0.06", "0.73 ± 0.07", "-"],
      "ligand (paper)": ["0.87 ± 0.04", "0.92 ± 0.03", "0.95 ± 0.02", "0.97 ± 0.01", "0.87 ± 0.05", "-"]},

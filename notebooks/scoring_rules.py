@@ -40,7 +40,8 @@
 from typing import Optional
 
 profile: str = "smoke"
-figure_dir: str = "../results/figures"
+figure_dir: str = ""  # empty: results/figures of the checkout, wherever the notebook runs
+stamp: bool = True  # print "anchor · profile: ..." small in a corner of every figure
 cache_dir: str = ""  # folder of cached training runs; empty: no cache
 rules: list[str] = ["log", "brier", "spherical", "pseudo-spherical 1.5", "pseudo-spherical 3", "chi2", "nce"]
 critics: dict[str, int] = {"separable": 10, "joint": 4}  # critic -> steps per level (the paper: 4000 each)
@@ -60,16 +61,11 @@ seed: int = 0
 import math
 
 import matplotlib.pyplot as plt
-import pandas as pd
-import torch
 
 import anchor
-from anchor.plotting import plot_level_summary, plot_staircase, save_figure, save_table, use_style
+from anchor.plotting import notebook_setup, plot_level_summary, plot_staircase, save_figure, save_table
 
-torch.manual_seed(seed)
-torch.set_num_threads(2)
-pd.set_option("display.width", 200)
-use_style()
+figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
 
 # label -> (objective name, objective parameters): every rule is an entry of anchor.OBJECTIVES
 RULES = {
@@ -99,23 +95,22 @@ for critic, steps in critics.items():
             seeds=run_seeds, dim=dim,
         ):  # fmt: skip
             configs.append({**config, **({"objective_params": params} if params else {})})
-            labels.append(label)
+            labels.append({"objective": label})
 history = anchor.sweep_staircase(
-    configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
+    configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress, labels=labels
 )
-history["objective"] = [labels[k] for k in history.run]
 diverged = history.groupby(["critic", "objective", "seed"]).diverged.any()
 print(f"{len(configs)} runs, {len(history):,} steps; diverged: {sorted(diverged[diverged].index) or 'none'}")
 
 # %% [markdown]
 # ## Estimate against step (first seed)
 #
-# Raw per-batch plug-in estimates faint, moving average bold, the true MI in black; bits.
+# Raw per-batch plug-in estimates faint, moving average bold, the true MI in black; nats.
 
 # %%
 first = history[history.seed == history.groupby("critic").seed.transform("min")]
 fig = plot_staircase(first, batch_size=None, order=rules, smooth=100)
-fig.suptitle("Scoring rules on the anchor problem, Gaussian staircase", y=1.02)
+fig.suptitle("Scoring rules on the anchor problem, Gaussian staircase")
 save_figure(fig, "scoring_rules", figure_dir, profile=profile)
 plt.show()
 
@@ -127,15 +122,7 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 per_run = anchor.level_summary(history, by=("critic", "objective", "seed"))
-summary = (
-    per_run.groupby(["critic", "objective", "level"], sort=False)
-    .agg(
-        mi_true=("mi_true", "first"), mean=("mean", "mean"), bias=("bias", "mean"), sd=("sd", "mean"),
-        mse=("mse", "mean"), mse_seed_sd=("mse", "std"), mean_seed_sd=("mean", "std"), seeds=("seed", "nunique"),
-        diverged=("diverged", "any"),
-    )
-    .reset_index()
-)  # fmt: skip
+summary = anchor.seed_summary(per_run, by=("critic", "objective"))
 summary.insert(3, "bits", (summary.mi_true / math.log(2)).round(1))
 save_table(summary, "scoring_rules_levels", figure_dir)
 for critic in critics:

@@ -50,7 +50,8 @@
 from typing import Optional
 
 profile: str = "smoke"
-figure_dir: str = "../results/figures"
+figure_dir: str = ""  # empty: results/figures of the checkout, wherever the notebook runs
+stamp: bool = True  # print "anchor · profile: ..." small in a corner of every figure
 cache_dir: str = ""  # folder of cached runs and checkpoints; empty: a temporary folder
 name: str = "ssl_mnist"  # prefix of the figure and table files
 dataset: str = "mnist"  # mnist, cifar10 or cifar100
@@ -82,25 +83,12 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 import anchor
-from anchor.plotting import estimator_colors, save_figure, save_table, use_style
+from anchor.plotting import COLUMN_WIDTH, PAGE_WIDTH, color, display_name, notebook_setup, save_figure, save_table
 
-torch.manual_seed(seed)
-torch.set_num_threads(2)
-pd.set_option("display.width", 200)
-use_style()
+figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
 
-LABELS = {  # the paper's names
-    "infonce": "InfoNCE",
-    "anchor": "InfoNCE-anchor",
-    "chi2": "chi²",
-    "nce": "JS (K = 1)",
-    "anchor-spherical": "spherical",
-    "anchor-brier": "Brier",
-    anchor.RANDOM_INIT: "random init",
-}
 settings = dict(
     dataset=dataset, encoder=encoder, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
     weight_decay=weight_decay, warmup_epochs=warmup_epochs, temperature=temperature, proj_dim=proj_dim,
@@ -119,9 +107,9 @@ results = anchor.sweep_ssl(
     configs + baselines, cache=cache_dir or None, checkpoint_dir=checkpoints, device=device, workers=workers,
     scheduler=scheduler or None, progress=progress, data_root=data_root or None,
 )  # fmt: skip
-results["label"] = results.objective.map(LABELS)
+results["label"] = results.objective.map(display_name)
 per_run = anchor.ssl_summary(results)
-per_run["label"] = per_run.objective.map(LABELS)
+per_run["label"] = per_run.objective.map(display_name)
 print(f"{len(configs)} trained runs and {len(baselines)} random encoders; diverged:", int(per_run.diverged.sum()))
 
 # %% [markdown]
@@ -130,7 +118,7 @@ print(f"{len(configs)} trained runs and {len(baselines)} random encoders; diverg
 # Written to `<name>_table.csv` (per-run values in `<name>_runs.csv`).
 
 # %% tags=["nbval-ignore-output"]
-order = [LABELS[o] for o in [*objectives, anchor.RANDOM_INIT]]
+order = [display_name(o) for o in [*objectives, anchor.RANDOM_INIT]]
 metrics = {"probe_top1": "top-1", "probe_top5": "top-5", "knn_top1": "20-NN"}
 percent = per_run.assign(**{m: 100 * per_run[m] for m in metrics})
 stats = percent.groupby("label")[list(metrics)].agg(["mean", "std"]).reindex(order)
@@ -168,8 +156,8 @@ if {"infonce", "anchor"} <= set(top1):
 random_best = top1[anchor.RANDOM_INIT].max()
 for objective in [o for o in ("infonce", "anchor") if o in top1]:
     margin = top1[objective].min() - random_best
-    print(f"{LABELS[objective]}: worst seed {top1[objective].min():.2f}% vs best random encoder {random_best:.2f}% "
-          f"(margin {margin:+.2f} points)")  # fmt: skip
+    print(f"{display_name(objective)}: worst seed {top1[objective].min():.2f}% vs best random encoder "
+          f"{random_best:.2f}% (margin {margin:+.2f} points)")  # fmt: skip
     if check_claims:
         assert margin >= 5.0, f"{objective} does not beat the random encoder by 5 points"
 print("claims asserted:", check_claims)
@@ -177,31 +165,31 @@ print("claims asserted:", check_claims)
 # %% [markdown]
 # ## Training curves
 #
-# Per epoch: the training loss (symmetric-log axis), the objective's own MI value (nats; InfoNCE reports its bound,
-# at most log B, the others the plug-in mean of the critic on the positive pairs) and the 20-NN
-# accuracy on the held-out images. Thin lines: seeds; bold: their mean. A collapsing objective
-# shows as a k-NN curve that stalls.
+# Per epoch: the objective's own MI value (nats; InfoNCE reports its bound, at most log B, the
+# others the plug-in mean of the critic on the positive pairs) and the 20-NN accuracy (%) on the
+# held-out images, the random encoder's dotted. Thin lines: seeds; bold: their mean. A collapsing
+# objective shows as a k-NN curve that stalls. (The training losses, on a different scale per
+# objective, are in `results` as the metric "loss".)
 
 # %%
 trained = results[results.objective != anchor.RANDOM_INIT]
-colors = estimator_colors(objectives)
-fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-for ax, metric, title in zip(
-    axes, ["loss", "estimate", "knn_top1"], ["training loss", "MI value (nats)", "20-NN accuracy"], strict=True
+fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 2.6), layout="constrained")
+for ax, metric, ylabel, scale in zip(
+    axes, ["estimate", "knn_top1"], ["MI value (nats)", "20-NN accuracy (%)"], [1.0, 100.0], strict=True
 ):
     for objective in objectives:
         part = trained[(trained.objective == objective) & (trained.metric == metric)]
         for _, run in part.groupby("seed"):
-            ax.plot(run.epoch, run.value, color=colors[objective], lw=0.6, alpha=0.35)
+            ax.plot(run.epoch, scale * run.value, color=color(objective), lw=0.5, alpha=0.35)
         mean = part.groupby("epoch").value.mean()
-        ax.plot(mean.index, mean.values, color=colors[objective], lw=1.6, label=LABELS[objective])
-    ax.set_title(title)
-    ax.set_xlabel("epoch")
-axes[0].set_yscale("symlog", linthresh=1.0)  # the losses live on different scales (chi² is unbounded below)
-axes[2].axhline(per_run.query("objective == @anchor.RANDOM_INIT").knn_top1.mean(), color="0.4", ls=":", lw=1)
-axes[2].legend(fontsize=7)
-fig.suptitle(f"Self-supervised training on {dataset}: curves per objective", y=1.02)
-fig.tight_layout()
+        ax.plot(mean.index, scale * mean.values, color=color(objective), lw=1.4, marker="o", ms=2,
+                label=display_name(objective))  # fmt: skip
+    ax.set(xlabel="epoch", ylabel=ylabel)
+random_knn = 100 * per_run.query("objective == @anchor.RANDOM_INIT").knn_top1.mean()
+axes[1].axhline(random_knn, color=color(anchor.RANDOM_INIT), ls=":", lw=1.0, label="random encoder")
+handles = dict(zip(*reversed(axes[1].get_legend_handles_labels()), strict=True))
+fig.legend(list(handles.values()), list(handles), loc="outside right center")
+fig.suptitle(f"Self-supervised training on {dataset}: curves per objective")
 save_figure(fig, f"{name}_curves", figure_dir, profile=profile)
 plt.show()
 
@@ -246,15 +234,14 @@ print("the paper (CIFAR-100): InfoNCE vs anchor about 0.88")
 # so its projections nearly coincide (alignment and uniformity both about 0).
 
 # %% tags=["nbval-ignore-output"]
-fig, ax = plt.subplots(figsize=(4.6, 3.6))
+fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.8), layout="constrained")
 for objective in objectives:
     part = per_run[per_run.objective == objective]
-    ax.scatter(part.uniformity, part.alignment, color=colors[objective], label=LABELS[objective], s=22)
+    ax.scatter(part.uniformity, part.alignment, color=color(objective), label=display_name(objective), s=14)
 ax.set_xlabel("uniformity  (lower: more uniform)")
 ax.set_ylabel("alignment  (lower: views agree)")
-ax.legend(fontsize=7)
+ax.legend()
 ax.set_title(f"Alignment and uniformity, {dataset}")
-fig.tight_layout()
 save_figure(fig, f"{name}_alignment", figure_dir, profile=profile)
 plt.show()
 print(per_run.groupby("label")[["alignment", "uniformity"]].mean().reindex(order[:-1]).round(3).to_string())

@@ -1,5 +1,6 @@
 """The repository's own wiring: environment files agree, the README's commands are the real ones."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -124,3 +125,41 @@ def test_package_never_moves_to_cuda_by_itself():
         if ".cuda(" in line
     ]
     assert not offenders, offenders
+
+
+LAYERS = {
+    "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "estimate", "_checks", "_random"},
+    "runs": {"sweep", "cache"},
+    "experiments": {"tasks", "theory", "staircase", "unstructured", "images", "encoders", "representation", "ssl",
+                    "interactions", "benchmark"},
+    "pipeline": {"reproduce", "plotting", "cli", "staircase_cli", "adapters"},
+}  # fmt: skip
+"""The package's layers, in order (anchor/__init__.py): a module imports only its own layer and
+earlier ones. ``benchmark``'s command line borrows ``reproduce``'s reader of --set values."""
+
+
+def _package_imports(path):
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.level == 1:
+                found.add(node.module.split(".")[0])
+            elif node.module.startswith("anchor."):
+                found.add(node.module.split(".")[1])
+    return found
+
+
+def test_the_estimator_experiments_and_pipeline_are_layered():
+    modules = {p.stem for p in (ROOT / "anchor").glob("*.py")} - {"__init__", "__main__"}
+    assert modules == set().union(*LAYERS.values()), "a module is missing from LAYERS"
+    order = list(LAYERS)
+    layer = {m: order.index(name) for name, members in LAYERS.items() for m in members}
+    allowed = {("benchmark", "reproduce")}
+    wrong = [
+        (m, dep)
+        for m in sorted(modules)
+        for dep in sorted(_package_imports(ROOT / "anchor" / f"{m}.py"))
+        if dep in layer and layer[dep] > layer[m] and (m, dep) not in allowed
+    ]
+    assert not wrong, f"imports against the layers (module, imported): {wrong}"

@@ -69,6 +69,20 @@ def test_a_job_runs_with_the_pipeline_parameters(project):
     assert "profile smoke cache True" in executed
 
 
+def test_the_notebooks_output_is_streamed_and_each_job_timed(project, capsys, monkeypatch):
+    monkeypatch.setattr(anchor.unstructured, "find_imdb_embeddings", lambda: None)
+    assert reproduce.main(["--profile", "smoke", "--only", "good", "needs_imdb"]) == 0
+    out = capsys.readouterr().out
+    assert "profile smoke cache True workers 1" in out  # printed by the notebook, as it ran
+    table = out[out.index("job ") :].splitlines()
+    assert table[0].split() == ["job", "minutes", "status"]
+    assert table[1].split()[0] == "good" and table[1].split()[2] == "done"
+    assert table[2].split() == ["needs_imdb", "skipped:", "missing", "data"]
+    assert table[3].split()[0] == "total"
+    assert reproduce.main(["--profile", "smoke", "--only", "good", "--quiet"]) == 0
+    assert "profile smoke cache" not in capsys.readouterr().out
+
+
 def test_a_failing_cell_is_named(project, capsys):
     assert reproduce.main(["--profile", "smoke", "--only", "bad"]) == 1
     err = capsys.readouterr().err

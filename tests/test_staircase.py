@@ -157,3 +157,35 @@ def test_infonce_leaves_the_quadratic_offset_where_it_started_and_the_anchor_mov
         anchor.fit(critic, objective, sampler, steps=30, batch_size=32, lr=0.05, progress=False)
         assert (abs(critic.offset.item() - 1.5) > 1e-3) == moves
         assert (critic.quad_y.detach().abs().max().item() > 1e-3) == moves
+
+
+def test_sweep_staircase_labels_become_columns_and_are_not_cache_keys(tmp_path):
+    base = {"domain": "gaussian", "objective": "anchor", "critic": "joint", "bits": [2.0], "steps_per_level": 3,
+            "batch_size": 8, "dim": 2, "critic_params": {"width": 8, "depth": 1}}  # fmt: skip
+    configs = [base, {**base, "objective_params": {"nu": 4.0}}]
+    labels = [{"objective": "log", "nu": 1.0}, {"objective": "log nu=4", "nu": 4.0}]
+    history = anchor.sweep_staircase(configs, cache=str(tmp_path), labels=labels)
+    assert history.groupby("run").objective.first().tolist() == ["log", "log nu=4"]
+    assert history.groupby("run").nu.first().tolist() == [1.0, 4.0]
+    relabelled = anchor.sweep_staircase(configs, cache=str(tmp_path), labels=[{"objective": "a"}, {"objective": "b"}])
+    assert relabelled.estimate.tolist() == history.estimate.tolist()  # the cache served the same runs
+    with pytest.raises(ValueError, match="labels: one mapping per configuration, got 1 for 2"):
+        anchor.sweep_staircase(configs, labels=labels[:1])
+    with pytest.raises(ValueError, match="labels: every mapping needs the same keys"):
+        anchor.sweep_staircase(configs, labels=[{"objective": "a"}, {"nu": 1.0}])
+
+
+def test_seed_summary_averages_over_seeds_and_reports_their_spread():
+    per_run = pd.concat(
+        [level_summary(_synthetic(levels=(1.0, 2.0)).assign(estimate=lambda h, s=s: h.estimate + s), by=("objective",))
+         .assign(seed=s) for s in (0, 1, 2)]
+    )  # fmt: skip
+    summary = anchor.seed_summary(per_run, by=("objective",))
+    assert summary.level.tolist() == [0, 1] and (summary.seeds == 3).all()
+    assert summary.bias.to_numpy() == pytest.approx([1.1, 1.1])  # biases 0.1, 1.1, 2.1
+    assert summary.bias_seed_sd.to_numpy() == pytest.approx([1.0, 1.0])
+    assert summary.relative_error.to_numpy() == pytest.approx([1.1, 0.55])
+    assert summary.mse.to_numpy() == pytest.approx(per_run.groupby("level").mse.mean().to_numpy())
+    assert not summary.diverged.any()
+    with pytest.raises(ValueError, match=r"per_run lacks the columns \['seed'\]"):
+        anchor.seed_summary(per_run.drop(columns="seed"))
