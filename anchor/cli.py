@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -186,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command == "estimate":
-        return _estimate(rest)
+        try:
+            return _estimate(rest)
+        except BrokenPipeError:  # the reader stopped early (anchor estimate ... | head): not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     if command == "reproduce":
         from .reproduce import main as run
     elif command == "staircase":

@@ -113,3 +113,18 @@ def test_beyond_normal_adapter_returns_estimate_mi_in_nats():
     assert estimator.parameters() == {"folds": 2, "max_steps": 60}
     with pytest.raises(ValueError, match="fixes 'unit'"):
         BeyondNormalEstimator(unit="bits")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(files):
+    """``anchor estimate ... --json | head -c 0``: the pipe is closed before the estimate is
+    written; the command ends without a traceback."""
+    import subprocess
+    import sys
+
+    path, _, _ = files
+    command = [sys.executable, "-m", "anchor.cli", "estimate", str(path / "x.npy"), str(path / "y.npy"), "--json"]
+    with subprocess.Popen([*command, *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # the reader is gone long before the estimate is done
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=120)
+    assert "Traceback" not in err and code == 0, err
