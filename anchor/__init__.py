@@ -14,7 +14,7 @@ The modules form three layers; each imports only from its own layer and the ones
 - the experiments: ``tasks``, ``theory``, ``staircase``, ``unstructured``, ``images``,
   ``encoders``, ``representation``, ``ssl``, ``interactions``, ``benchmark``;
 - the pipeline: ``sweep`` and ``cache`` (used by the experiments to run and store their runs),
-  ``reproduce``, ``plotting``, ``cli``, ``staircase_cli``, ``adapters``.
+  ``reproduce``, ``plotting``, ``results``, ``cli``, ``staircase_cli``, ``adapters``.
 
 Reference: Ryu, Yeddanapudi, Xu, Wornell, "Contrastive Predictive Coding Done Right for Mutual
 Information Estimation" (2025).

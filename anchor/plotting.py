@@ -177,7 +177,8 @@ def save_figure(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if _stamp if stamp is None else stamp:
-        fig.text(0.995, 0.002, f"anchor · profile: {profile}", ha="right", va="bottom", fontsize=5, color="0.5")
+        # below the figure's lower edge, so it never covers an axis label (the saved bounding box grows to it)
+        fig.text(0.995, 0.0, f"anchor · profile: {profile}", ha="right", va="top", fontsize=5, color="0.5")
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
     with mpl.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42}):
         fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
@@ -392,29 +393,47 @@ def plot_sample_sizes(results: pd.DataFrame, *, order: Sequence[str] | None = No
     return fig
 
 
-def plot_pmi_calibration(curves: dict[str, tuple[pd.DataFrame, dict[str, float]]], *, unit: str = "nats") -> plt.Figure:
+def plot_pmi_calibration(
+    curves: dict[str, tuple[pd.DataFrame, dict[str, float]]], *, unit: str = "nats", ncols: int = 3
+) -> plt.Figure:
     """Binned predicted PMI against the true PMI (``anchor.interactions.calibration`` outputs), one
     panel per entry of ``curves`` (title: its key; several estimators of one task share a panel
-    when the key is "task | estimator"); the diagonal is perfect calibration."""
+    when the key is "task | estimator"), ``ncols`` panels per row. The dashed diagonal is perfect
+    calibration; each panel lists every estimator's correlation and RMSE in its colour."""
     panels = list(dict.fromkeys(key.split(" | ")[0] for key in curves))
     names = list(dict.fromkeys(key.split(" | ")[1] if " | " in key else "" for key in curves))
     colors = estimator_colors([n for n in names if n])
-    fig, axes = plt.subplots(1, len(panels), figsize=(PAGE_WIDTH, 2.5), squeeze=False, layout="constrained")
-    for ax, panel in zip(axes[0], panels, strict=True):
-        low, high = math.inf, -math.inf
+    ncols = min(ncols, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, 2.1 * nrows + 0.4), squeeze=False, layout="constrained")
+    for k, ax in enumerate(axes.ravel()):
+        if k >= len(panels):
+            ax.set_visible(False)
+            continue
+        panel, low, high, lines = panels[k], math.inf, -math.inf, []
         for key, (table, stats) in curves.items():
             if key.split(" | ")[0] != panel:
                 continue
             name = key.split(" | ")[1] if " | " in key else ""
-            label = f"{display_name(name)} (r {stats['correlation']:.2f}, RMSE {stats['rmse']:.2f})".strip()
-            ax.plot(table.true, table.predicted, marker="o", ms=3, lw=1.2, color=colors.get(name, "black"), label=label)
+            shade = colors.get(name, TRUTH_COLOR)
+            ax.plot(table.true, table.predicted, marker="o", ms=2, lw=1.1, color=shade)
+            lines.append((f"r {stats['correlation']:.2f}, RMSE {stats['rmse']:.2f}", shade))
             low = min(low, table.true.min(), table.predicted.min())
             high = max(high, table.true.max(), table.predicted.max())
         ax.plot([low, high], [low, high], color="0.5", lw=0.8, ls="--")
-        ax.set(xlabel=f"true PMI ({unit}), bin mean", title=panel)
-        ax.title.set_fontsize(8)
-        ax.legend(fontsize=6, loc="upper left")
-    axes[0, 0].set(ylabel=f"predicted PMI ({unit}), bin mean")
+        for row, (text, shade) in enumerate(lines):
+            ax.text(0.97, 0.04 + 0.09 * (len(lines) - 1 - row), text, transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=6, color=shade)  # fmt: skip
+        ax.set_title(panel)
+        if k % ncols == 0:
+            ax.set_ylabel(f"predicted PMI ({unit})")
+        if k + ncols >= len(panels):
+            ax.set_xlabel(f"true PMI ({unit})")
+    handles = [
+        mpl.lines.Line2D([], [], color=colors[n], marker="o", ms=2, lw=1.1, label=display_name(n)) for n in names if n
+    ]
+    handles.append(mpl.lines.Line2D([], [], color="0.5", ls="--", lw=0.8, label="perfect calibration (bin means)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     return fig
 
 

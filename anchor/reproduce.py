@@ -425,6 +425,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    done in {seconds:.0f} s -> {output.relative_to(ROOT)}", flush=True)
     print_timings(timings)
     print(f"figures in {figure_dir(profile).relative_to(ROOT)}/")
+    if profile == "quick" and not args.refresh_committed and (ROOT / "RESULTS.md").is_file():
+        from .results import update
+
+        try:
+            changed = update(ROOT)
+        except FileNotFoundError as err:  # a job that writes a table's CSV has not run yet
+            print(f"RESULTS.md not remade: {err}")
+        else:
+            print(f"RESULTS.md: remade the tables {', '.join(changed)}" if changed else "RESULTS.md tables up to date")
     if skipped:
         print(f"skipped for missing data: {', '.join(skipped)}")
     return 0

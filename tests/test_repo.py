@@ -71,7 +71,8 @@ IMPORTS = {
     "nbformat": "nbformat", "mlxtend": "mlxtend", "distributed": "distributed", "dask": "dask",
 }  # fmt: skip
 MODULE_EXTRAS = {
-    "plotting": "figures", "reproduce": "figures", "images": "ssl", "unstructured": "ssl", "sweep": "cluster",
+    "plotting": "figures", "reproduce": "figures", "results": "figures", "images": "ssl", "unstructured": "ssl",
+    "sweep": "cluster",
 }  # fmt: skip
 
 
@@ -132,7 +133,7 @@ LAYERS = {
     "runs": {"sweep", "cache"},
     "experiments": {"tasks", "theory", "staircase", "unstructured", "images", "encoders", "representation", "ssl",
                     "interactions", "benchmark"},
-    "pipeline": {"reproduce", "plotting", "cli", "staircase_cli", "adapters"},
+    "pipeline": {"reproduce", "plotting", "results", "cli", "staircase_cli", "adapters"},
 }  # fmt: skip
 """The package's layers, in order (anchor/__init__.py): a module imports only its own layer and
 earlier ones. ``benchmark``'s command line borrows ``reproduce``'s reader of --set values."""

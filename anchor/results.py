@@ -1,0 +1,257 @@
+"""The tables of RESULTS.md, made from the CSVs committed beside the figures.
+
+RESULTS.md marks each generated table with ``<!-- table: NAME -->`` ... ``<!-- end table -->``;
+``update`` rewrites every marked block from the CSVs in ``figures/`` (``figures/paper/`` for the
+paper-profile ones), so the tables always say what the committed runs say.
+
+    python -m anchor.results            # rewrite the marked tables of RESULTS.md
+    python -m anchor.results --check    # exit 1, naming the tables, if any is out of date
+
+``python -m anchor.reproduce --profile quick`` runs ``update`` after its last job. The prose
+around the tables is written by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from .plotting import display_name
+
+BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
+
+PAPER_INTERACTIONS_AUROC = {
+    "anchor": ("0.80 ± 0.06", "0.97 ± 0.01"),
+    "nce": ("0.77 ± 0.08", "0.95 ± 0.02"),
+    "chi2": ("0.76 ± 0.07", "0.92 ± 0.03"),
+    "anchor-spherical": ("0.73 ± 0.07", "0.87 ± 0.05"),
+    "lmi": ("0.74 ± 0.08", "0.87 ± 0.04"),
+}
+"""Ryu et al. (2025), section 7: AUROC (mean ± sd) of held-out protein pairs ranked by the
+critic, kinase-target and ligand-receptor annotations (their JS is our NCE; LMI is Gowri et al.'s
+latent KSG)."""
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    head = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    rows = ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, rule, *rows]) + "\n"
+
+
+def _num(value: float, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def _read(root: Path, name: str) -> pd.DataFrame:
+    path = root / "figures" / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run the job that writes it (python -m anchor.reproduce)")
+    return pd.read_csv(path)
+
+
+def staircase_levels(root: Path) -> str:
+    """Mean (MSE) per level of the anchor and its closest rivals, separable critic, Gaussian and
+    cubic, with the true critic's per-batch floor."""
+    rows = []
+    for domain in ("gaussian", "cubic"):
+        table = _read(root, f"staircase_{domain}_levels")
+        part = table[table.critic == "separable"]
+        levels = sorted(part.mi_true_bits.unique())
+        for name in ("anchor", "infonce", "nce", "smile-5"):
+            runs = part[part.objective == name].set_index("mi_true_bits")
+            if len(runs):
+                cells = [f"{_num(runs.loc[b, 'mean'], 2)} ({_num(runs.loc[b, 'mse'])})" for b in levels]
+                rows.append([f"{domain.capitalize()}, {display_name(name)}", *cells])
+        floor = part.drop_duplicates("mi_true_bits").set_index("mi_true_bits")
+        rows.append([f"{domain.capitalize()}, true critic's per-batch floor", *[f"({_num(floor.loc[b, 'oracle_mse'])})"
+                                                                                 for b in levels]])  # fmt: skip
+    columns = ["mean (MSE), nats", *[f"{b:g} bits" for b in levels]]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def _scoring_rules(root: Path, critic: str) -> str:
+    table = _read(root, "scoring_rules_levels")
+    part = table[table.critic == critic]
+    levels = sorted(part.bits.unique())
+    rows = []
+    for name in dict.fromkeys(part.objective):
+        runs = part[part.objective == name].set_index("bits")
+        cells = []
+        for b in levels:
+            row = runs.loc[b]
+            if row.diverged:
+                cells.append(f"diverged (of {int(row.seeds)})")
+            else:
+                digits = 3 if row.mse < 10 else 1
+                cells.append(f"{row.mse:.{digits}f} ± {row.mse_seed_sd:.{digits}f}")
+        rows.append([display_name(name), *cells])
+    return _markdown(pd.DataFrame(rows, columns=[f"{critic}: MSE (nats²)", *[f"{b:g} bits" for b in levels]]))
+
+
+def scoring_rules_separable(root: Path) -> str:
+    """MSE per level, mean ± sd over seeds, separable critic."""
+    return _scoring_rules(root, "separable")
+
+
+def scoring_rules_joint(root: Path) -> str:
+    """The same with the joint critic."""
+    return _scoring_rules(root, "joint")
+
+
+def ssl_mnist(root: Path) -> str:
+    """Linear probe and k-NN accuracy (%), mean ± sd over seeds, beside the paper's CIFAR-100."""
+    from .ssl import PAPER_SSL_CIFAR100
+
+    table = _read(root, "ssl_mnist_table")
+    paper = {display_name(k): v for k, v in PAPER_SSL_CIFAR100.items()}
+    rows = [
+        [row.objective, *[f"{getattr(row, f'{m}_mean'):.2f} ± {getattr(row, f'{m}_std'):.2f}"
+                          for m in ("probe_top1", "probe_top5", "knn_top1")],
+         "{:.2f} / {:.2f}".format(*paper[row.objective]) if row.objective in paper else "-"]
+        for row in table.itertuples()
+    ]  # fmt: skip
+    columns = ["objective", "linear probe top-1", "top-5", "20-NN", "the paper, CIFAR-100 top-1 / top-5"]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def suite_scores(root: Path) -> str:
+    """Every estimator on the suite: MAE, solved share, within 10%, failed runs, median seconds."""
+    table = _read(root, "mi_suite_scores")
+    rows = [[display_name(r.estimator), _num(r.mae), _num(r.solved, 2), _num(r.within_10pct, 2), int(r.failed),
+             _num(r.median_seconds, 2)] for r in table.itertuples()]  # fmt: skip
+    columns = ["estimator", "MAE (nats)", "solved", "within 10%", "failed runs", "median s"]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def suite_families(root: Path) -> str:
+    """MAE per family and estimator, and the anchor's rank."""
+    table = _read(root, "mi_suite_families")
+    names = [c for c in table.columns if c != "family" and not c.startswith("rank_")]
+    rows = [[r["family"], *[_num(r[n]) for n in names], int(r["rank_anchor"])] for _, r in table.iterrows()]
+    columns = ["family", *map(display_name, names), f"{display_name('anchor')} rank"]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def suite_sizes(root: Path) -> str:
+    """MAE over the size tasks against n, per estimator."""
+    table = _read(root, "mi_suite_sizes")
+    mae = (table.estimate - table.truth).abs().groupby([table.n, table.estimator], sort=False).mean().unstack()
+    order = list(dict.fromkeys(table.estimator))
+    rows = [[f"{n:,}", *[_num(mae.loc[n, e]) for e in order]] for n in sorted(mae.index)]
+    return _markdown(pd.DataFrame(rows, columns=["n", *map(display_name, order)]))
+
+
+def suite_coverage(root: Path) -> str:
+    """Coverage of estimate_mi's 95% interval over independent data sets."""
+    table = _read(root, "mi_suite_coverage")
+    rows = [[r.task, f"{int(r.n):,}", int(r.data_sets), _num(r.coverage, 2), _num(r.warned, 2),
+             _num(r.mean_estimate), _num(r.truth), _num(r.mean_width)] for r in table.itertuples()]  # fmt: skip
+    columns = ["task", "n", "data sets", "coverage", "warned", "mean estimate", "truth", "mean width"]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def pmi_calibration(root: Path) -> str:
+    """est.pmi on fresh pairs against the exact log ratio: correlation, RMSE, mean error."""
+    table = _read(root, "pmi_calibration")
+    rows, last = [], None
+    for r in table.itertuples():
+        rows.append([r.task if r.task != last else "", display_name(r.objective), _num(r.correlation),
+                     _num(r.rmse), _num(r.bias)])  # fmt: skip
+        last = r.task
+    columns = ["task", "objective", "Pearson r", "RMSE (nats)", "mean predicted − true"]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def pmi_interactions(root: Path) -> str:
+    """AUROC of held-out pairs ranked by est.pmi, mean ± sd over trials, beside the paper's."""
+    table = _read(root, "pmi_interactions_summary")
+    sources = list(dict.fromkeys(table.source))
+    rows = []
+    for name in dict.fromkeys(table.objective):
+        part = table[table.objective == name].set_index("source")
+        paper = PAPER_INTERACTIONS_AUROC.get(name, ("-", "-"))
+        rows.append([display_name(name), *[f"{part.loc[s, 'mean']:.3f} ± {part.loc[s, 'sd']:.3f}" for s in sources],
+                     *paper])  # fmt: skip
+    rows.append(["LMI (latent KSG)", *["not run"] * len(sources), *PAPER_INTERACTIONS_AUROC["lmi"]])
+    ceiling = table.drop_duplicates("source").set_index("source").ceiling
+    rows.append(["true PMI (ceiling)", *[_num(ceiling[s]) for s in sources], "-", "-"])
+    columns = ["objective", *sources, "paper, kinase", "paper, ligand"]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+TABLES: dict[str, Callable[[Path], str]] = {
+    "staircase-levels": staircase_levels,
+    "scoring-rules-separable": scoring_rules_separable,
+    "scoring-rules-joint": scoring_rules_joint,
+    "ssl-mnist": ssl_mnist,
+    "suite-scores": suite_scores,
+    "suite-families": suite_families,
+    "suite-sizes": suite_sizes,
+    "suite-coverage": suite_coverage,
+    "pmi-calibration": pmi_calibration,
+    "pmi-interactions": pmi_interactions,
+}
+"""Each marked table of RESULTS.md and the function that makes it from ``root``'s CSVs."""
+
+
+def render(text: str, root: Path) -> str:
+    """``text`` with every marked table remade from the CSVs under ``root``; an unknown name is an error."""
+
+    def fill(match: re.Match) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise ValueError(f"RESULTS.md marks an unknown table {name!r}; known: {', '.join(TABLES)}")
+        return match.group(1) + TABLES[name](root) + match.group(4)
+
+    return BLOCK.sub(fill, text)
+
+
+def stale(root: Path) -> list[str]:
+    """The names of RESULTS.md's marked tables that differ from what the CSVs give."""
+    text = (root / "RESULTS.md").read_text()
+    fresh = {m["name"]: m["body"] for m in BLOCK.finditer(render(text, root))}
+    return [m["name"] for m in BLOCK.finditer(text) if m["body"] != fresh[m["name"]]]
+
+
+def update(root: Path) -> list[str]:
+    """Rewrite RESULTS.md's marked tables from the CSVs (atomically); returns the names that changed."""
+    path = root / "RESULTS.md"
+    changed = stale(root)
+    if changed:
+        tmp = path.with_suffix(".md.tmp")
+        tmp.write_text(render(path.read_text(), root))
+        tmp.replace(path)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .reproduce import find_root
+
+    parser = argparse.ArgumentParser(prog="python -m anchor.results", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="only say which tables are out of date (exit 1 if any)")
+    parser.add_argument("--root", help="the repository checkout (default: found from the working directory)")
+    args = parser.parse_args(argv)
+    try:
+        root = find_root(args.root)
+    except FileNotFoundError as err:
+        parser.error(str(err))
+    if args.check:
+        changed = stale(root)
+        print(f"out of date: {', '.join(changed)}" if changed else "RESULTS.md tables match the committed CSVs")
+        return 1 if changed else 0
+    changed = update(root)
+    print(f"RESULTS.md: remade {', '.join(changed)}" if changed else "RESULTS.md tables already match the CSVs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
