@@ -67,6 +67,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from tqdm import tqdm
 
 import anchor
 from anchor.plotting import PAGE_WIDTH, TRUTH_COLOR, color, display_name, notebook_setup, save_figure, save_table
@@ -86,12 +87,13 @@ ks = [2**p for p in range(1, max_log2_k + 1)]
 
 # %% tags=["nbval-ignore-output"]
 rows = []
-for dim, levels, n in ((1, mi_bits_1d, n_tuples), (10, mi_bits_10d, n_tuples_10d)):
-    for j, bits in enumerate(levels):
-        sampler = anchor.GaussianSampler(dim, mi=anchor.bits_to_nats(bits))
-        for K in ks:
-            point = oracle_infonce(sampler, K, n_tuples=n, seed=seed + 1000 * j + K)
-            rows.append({"dim": dim, "mi_bits": bits, **point})
+points = [(dim, j, bits, n) for dim, levels, n in ((1, mi_bits_1d, n_tuples), (10, mi_bits_10d, n_tuples_10d))
+          for j, bits in enumerate(levels)]  # fmt: skip
+for dim, j, bits, n in tqdm(points, desc="Monte Carlo, true critic", disable=not progress, leave=False):
+    sampler = anchor.GaussianSampler(dim, mi=anchor.bits_to_nats(bits))
+    for K in ks:
+        point = oracle_infonce(sampler, K, n_tuples=n, seed=seed + 1000 * j + K)
+        rows.append({"dim": dim, "mi_bits": bits, **point})
 curve = pd.DataFrame(rows)
 for column in ("value", "stderr", "plain"):
     curve[f"{column}_bits"] = to_bits(curve[column])
