@@ -94,7 +94,10 @@ def load_profiles(path: Path | None = None) -> dict[str, dict]:
         job["params"] = job.get("params") or {}
         job["needs"] = job.get("needs") or []
         for profile in PROFILES:
-            job[profile] = job[profile] or {}
+            if job[profile] is False and profile == "smoke":
+                raise ValueError(f"{path}: job {name!r}: every job runs in the smoke profile (CI)")
+            if job[profile] is not False:  # false: the job is not part of this profile
+                job[profile] = job[profile] or {}
         bad = set(job["needs"]) - set(NEEDS)
         if bad:
             raise ValueError(f"{path}: job {name!r} needs unknown data {sorted(bad)}; known: {list(NEEDS)}")
@@ -220,6 +223,8 @@ def job_parameters(job: dict, profile: str, overrides: dict | None = None) -> di
     and cache folders), the job's shared ``params``, the profile's, then ``overrides`` (the
     command line's), each later one winning; pipeline values and overrides go only to notebooks
     that declare them. Progress bars are on unless the profile turns them off."""
+    if job[profile] is False:
+        raise ValueError(f"job {job['notebook']!r} is not part of the {profile} profile (false in profiles.yaml)")
     declared = notebook_parameters(job["notebook"])
     pipeline = {
         "profile": profile,
@@ -370,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     profile = "smoke" if args.refresh_committed else args.profile
     if args.refresh_committed:  # one committed notebook per source, executed with its defaults
         names = list(dict.fromkeys(profiles[name]["notebook"] for name in names))
+    else:
+        left_out = [name for name in names if profiles[name][profile] is False]
+        if left_out:
+            print(f"not in the {profile} profile: {', '.join(left_out)}")
+        names = [name for name in names if profiles[name][profile] is not False]
     if args.workers is not None and args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
     given = (("device", args.device), ("workers", args.workers), ("scheduler", args.scheduler))
@@ -393,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             parser.error(str(err))
     overrides.update(settings)
-    skipped, timings = [], []
+    skipped, failed, timings = [], [], []
     for k, name in enumerate(names, 1):
         print(f"[{k}/{len(names)}] {name} (profile {profile})", flush=True)
         start = time.perf_counter()
@@ -410,16 +420,15 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 params = job_parameters(job, profile, overrides)
                 output = run_notebook(name, job["notebook"], profile, params, stream=not args.quiet)
-        except PapermillExecutionError as err:
+        except PapermillExecutionError as err:  # reported now and at the end; the other jobs still run
             timings.append((name, time.perf_counter() - start, "failed"))
-            print_timings(timings)
             where = f"notebooks/{name}.ipynb" if args.refresh_committed else f"results/notebooks/{name}.{profile}.ipynb"
-            print(
-                f"\nnotebook {name!r} failed in cell {err.exec_count} ({err.ename}: {err.evalue}).\n"
-                f"The executed notebook with the traceback is {where}",
-                file=sys.stderr,
+            failed.append(
+                f"notebook {name!r} failed in cell {err.exec_count} ({err.ename}: {err.evalue}).\n"
+                f"The executed notebook with the traceback is {where}"
             )
-            return 1
+            print(f"    {failed[-1]}", file=sys.stderr, flush=True)
+            continue
         seconds = time.perf_counter() - start
         timings.append((name, seconds, "done"))
         print(f"    done in {seconds:.0f} s -> {output.relative_to(ROOT)}", flush=True)
@@ -436,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"RESULTS.md: remade the tables {', '.join(changed)}" if changed else "RESULTS.md tables up to date")
     if skipped:
         print(f"skipped for missing data: {', '.join(skipped)}")
+    if failed:
+        print("\n" + "\n".join(failed), file=sys.stderr)
+        return 1
     return 0
 
 

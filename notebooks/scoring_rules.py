@@ -32,9 +32,10 @@
 # the paper's 4,000-step levels), then mean and spread across seeds.
 #
 # Figures `figures/scoring_rules*.*` come from the **quick** profile
-# (`python -m anchor.reproduce --profile quick --only scoring_rules`): shorter levels than the
-# paper's (see `profiles.yaml`), so the joint critic in particular has not fully caught up with
-# each level.
+# (`python -m anchor.reproduce --profile quick --only scoring_rules`): the separable critic at
+# 1,000 steps per level, three seeds. The **paper** profile (4,000 steps per level) writes
+# `figures/paper/scoring_rules*`; the joint critic is its own job, `scoring_rules_joint` (the
+# figures' file name is `name`), meant for a GPU.
 
 # %% tags=["parameters"]
 from typing import Optional
@@ -43,6 +44,7 @@ profile: str = "smoke"
 figure_dir: str = ""  # empty: results/figures of the checkout, wherever the notebook runs
 stamp: bool = True  # print "anchor · profile: ..." small in a corner of every figure
 cache_dir: str = ""  # folder of cached training runs; empty: no cache
+name: str = "scoring_rules"  # file name of the figures and tables
 rules: list[str] = ["log", "brier", "spherical", "pseudo-spherical 1.5", "pseudo-spherical 3", "chi2", "nce"]
 critics: dict[str, int] = {"separable": 10, "joint": 4}  # critic -> steps per level (the paper: 4000 each)
 seeds: list[int] = [0, 1]
@@ -89,9 +91,9 @@ configs, labels = [], []
 for critic, steps in critics.items():
     run_seeds = seeds if critic != "joint" or joint_seeds is None else joint_seeds
     for label in rules:
-        name, params = RULES[label]
+        objective, params = RULES[label]
         for config in anchor.staircase_configs(
-            "gaussian", [name], critic, steps_per_level=steps, bits=bits, batch_size=batch_size, lr=lr,
+            "gaussian", [objective], critic, steps_per_level=steps, bits=bits, batch_size=batch_size, lr=lr,
             seeds=run_seeds, dim=dim,
         ):  # fmt: skip
             configs.append({**config, **({"objective_params": params} if params else {})})
@@ -111,20 +113,20 @@ print(f"{len(configs)} runs, {len(history):,} steps; diverged: {sorted(diverged[
 first = history[history.seed == history.groupby("critic").seed.transform("min")]
 fig = plot_staircase(first, batch_size=None, order=rules, smooth=100)
 fig.suptitle("Scoring rules on the anchor problem, Gaussian staircase")
-save_figure(fig, "scoring_rules", figure_dir, profile=profile)
+save_figure(fig, name, figure_dir, profile=profile)
 plt.show()
 
 # %% [markdown]
 # ## Bias, standard deviation and MSE per level, across seeds
 #
 # Per run, the statistics over the end of each level; then the mean over seeds and, for the
-# MSE, its standard deviation across seeds (nats). Written to `scoring_rules_levels.csv`.
+# MSE, its standard deviation across seeds (nats). Written to `<name>_levels.csv`.
 
 # %% tags=["nbval-ignore-output"]
 per_run = anchor.level_summary(history, by=("critic", "objective", "seed"))
 summary = anchor.seed_summary(per_run, by=("critic", "objective"))
 summary.insert(3, "bits", (summary.mi_true / math.log(2)).round(1))
-save_table(summary, "scoring_rules_levels", figure_dir)
+save_table(summary, f"{name}_levels", figure_dir)
 for critic in critics:
     part = summary[summary.critic == critic]
     n = int(part.seeds.max())
@@ -152,5 +154,5 @@ for critic in critics:
 
 # %%
 fig = plot_level_summary(summary, order=rules)
-save_figure(fig, "scoring_rules_levels", figure_dir, profile=profile)
+save_figure(fig, f"{name}_levels", figure_dir, profile=profile)
 plt.show()

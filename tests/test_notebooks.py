@@ -17,7 +17,7 @@ def test_every_profile_key_is_a_notebook_parameter_of_its_type(name):
     job = JOBS[name]
     params = notebook_parameters(job["notebook"])
     assert {"profile", "figure_dir"} <= set(params)
-    for profile in PROFILES:
+    for profile in (p for p in PROFILES if job[p] is not False):
         overrides = {"device": "cuda", "workers": 4, "scheduler": "tcp://localhost:8786"}
         check_parameters(name, job["notebook"], job_parameters(job, profile, overrides))
 
@@ -46,6 +46,9 @@ def test_profiles_file_shape_is_checked(tmp_path):
     path = tmp_path / "profiles.yaml"
     path.write_text(yaml.safe_dump({"oracle": {"smoke": {}, "quick": {}}}))
     with pytest.raises(ValueError, match=r"lacks the profiles \['paper'\]"):
+        load_profiles(path)
+    path.write_text(yaml.safe_dump({"oracle": {"smoke": False, "quick": {}, "paper": {}}}))
+    with pytest.raises(ValueError, match="every job runs in the smoke profile"):
         load_profiles(path)
     path.write_text(yaml.safe_dump({"oracle": {"smoke": {}, "quick": {}, "paper": {}, "quik": {}}}))
     with pytest.raises(ValueError, match=r"unknown keys \['quik'\]"):

@@ -48,6 +48,7 @@ def project(tmp_path, monkeypatch):
         "bad:\n  notebook: toy\n  params: {fail: true}\n  smoke: {}\n  quick: {}\n  paper: {}\n"
         "needs_imdb:\n  notebook: toy\n  needs: [imdb_embeddings]\n  smoke: {}\n  quick: {}\n  paper: {}\n"
         "busy:\n  notebook: toy\n  smoke: {workers: 2}\n  quick: {workers: 2}\n  paper: {workers: 2}\n"
+        "paper_only:\n  notebook: toy\n  smoke: {}\n  quick: false\n  paper: {}\n"
     )
     monkeypatch.setattr(reproduce, "ROOT", tmp_path)
     monkeypatch.setattr(reproduce, "NOTEBOOKS", notebooks)
@@ -57,10 +58,10 @@ def project(tmp_path, monkeypatch):
 
 def test_list_and_unknown_job(project, capsys):
     assert reproduce.main(["--list"]) == 0
-    assert capsys.readouterr().out.split() == ["good", "bad", "needs_imdb", "busy"]
+    assert capsys.readouterr().out.split() == ["good", "bad", "needs_imdb", "busy", "paper_only"]
     with pytest.raises(SystemExit):
         reproduce.main(["--only", "nope"])
-    assert "unknown notebook(s) nope; valid: good, bad, needs_imdb, busy" in capsys.readouterr().err
+    assert "unknown notebook(s) nope; valid: good, bad, needs_imdb, busy, paper_only" in capsys.readouterr().err
 
 
 def test_a_job_runs_with_the_pipeline_parameters(project):
@@ -83,11 +84,25 @@ def test_the_notebooks_output_is_streamed_and_each_job_timed(project, capsys, mo
     assert "profile smoke cache" not in capsys.readouterr().out
 
 
-def test_a_failing_cell_is_named(project, capsys):
-    assert reproduce.main(["--profile", "smoke", "--only", "bad"]) == 1
-    err = capsys.readouterr().err
-    assert "notebook 'bad' failed in cell" in err and "the claim does not hold" in err
-    assert "results/notebooks/bad.smoke.ipynb" in err
+def test_a_failing_cell_is_named_and_the_other_jobs_still_run(project, capsys):
+    assert reproduce.main(["--profile", "smoke", "--only", "bad", "good"]) == 1
+    captured = capsys.readouterr()
+    assert "notebook 'bad' failed in cell" in captured.err and "the claim does not hold" in captured.err
+    assert "results/notebooks/bad.smoke.ipynb" in captured.err
+    table = captured.out[captured.out.index("job ") :].splitlines()
+    assert [row.split()[0] for row in table[1:3]] == ["good", "bad"]
+    assert table[1].split()[2] == "done" and table[2].split()[2] == "failed"
+    assert (project / "results" / "notebooks" / "good.smoke.ipynb").exists()
+
+
+def test_a_job_can_be_left_out_of_a_profile(project, capsys):
+    assert reproduce.main(["--profile", "quick", "--only", "good", "paper_only"]) == 0
+    out = capsys.readouterr().out
+    assert "not in the quick profile: paper_only" in out
+    assert not (project / "results" / "notebooks" / "paper_only.quick.ipynb").exists()
+    assert (project / "results" / "notebooks" / "good.quick.ipynb").exists()
+    with pytest.raises(ValueError, match="not part of the quick profile"):
+        reproduce.job_parameters(reproduce.load_profiles()["paper_only"], "quick")
 
 
 def test_a_job_without_its_data_is_skipped(project, capsys, monkeypatch):
