@@ -51,19 +51,19 @@ def _num(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _read(root: Path, name: str) -> pd.DataFrame:
-    path = root / "figures" / f"{name}.csv"
+def _read(root: Path, name: str, profile: str = "quick") -> pd.DataFrame:
+    path = root / "figures" / ("paper" if profile == "paper" else "") / f"{name}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run the job that writes it (python -m anchor.reproduce)")
     return pd.read_csv(path)
 
 
-def staircase_levels(root: Path) -> str:
+def staircase_levels(root: Path, profile: str = "paper") -> str:
     """Mean (MSE) per level of the anchor and its closest rivals, separable critic, Gaussian and
-    cubic, with the true critic's per-batch floor."""
+    cubic, with the true critic's per-batch floor (paper profile: 4,000 steps per level)."""
     rows = []
     for domain in ("gaussian", "cubic"):
-        table = _read(root, f"staircase_{domain}_levels")
+        table = _read(root, f"staircase_{domain}_levels", profile)
         part = table[table.critic == "separable"]
         levels = sorted(part.mi_true_bits.unique())
         for name in ("anchor", "infonce", "nce", "smile-5"):
@@ -78,8 +78,8 @@ def staircase_levels(root: Path) -> str:
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
-def _scoring_rules(root: Path, critic: str) -> str:
-    table = _read(root, "scoring_rules_levels")
+def _scoring_rules(root: Path, critic: str, profile: str) -> str:
+    table = _read(root, "scoring_rules_levels", profile)
     part = table[table.critic == critic]
     levels = sorted(part.bits.unique())
     rows = []
@@ -98,13 +98,13 @@ def _scoring_rules(root: Path, critic: str) -> str:
 
 
 def scoring_rules_separable(root: Path) -> str:
-    """MSE per level, mean ± sd over seeds, separable critic."""
-    return _scoring_rules(root, "separable")
+    """MSE per level, mean ± sd over seeds, separable critic, paper profile (4,000 steps per level)."""
+    return _scoring_rules(root, "separable", "paper")
 
 
-def scoring_rules_joint(root: Path) -> str:
-    """The same with the joint critic."""
-    return _scoring_rules(root, "joint")
+def scoring_rules_separable_quick(root: Path) -> str:
+    """The same at the quick profile (1,000 steps per level)."""
+    return _scoring_rules(root, "separable", "quick")
 
 
 def ssl_mnist(root: Path) -> str:
@@ -190,8 +190,9 @@ def pmi_interactions(root: Path) -> str:
 
 TABLES: dict[str, Callable[[Path], str]] = {
     "staircase-levels": staircase_levels,
+    "staircase-levels-quick": lambda root: staircase_levels(root, "quick"),
     "scoring-rules-separable": scoring_rules_separable,
-    "scoring-rules-joint": scoring_rules_joint,
+    "scoring-rules-separable-quick": scoring_rules_separable_quick,
     "ssl-mnist": ssl_mnist,
     "suite-scores": suite_scores,
     "suite-families": suite_families,
@@ -203,14 +204,22 @@ TABLES: dict[str, Callable[[Path], str]] = {
 """Each marked table of RESULTS.md and the function that makes it from ``root``'s CSVs."""
 
 
-def render(text: str, root: Path) -> str:
-    """``text`` with every marked table remade from the CSVs under ``root``; an unknown name is an error."""
+def render(text: str, root: Path, missing: list[str] | None = None) -> str:
+    """``text`` with every marked table remade from the CSVs under ``root``; an unknown name is an
+    error, and so is a missing CSV unless ``missing`` is a list: then that table is left as it is
+    and its name appended to the list."""
 
     def fill(match: re.Match) -> str:
         name = match["name"]
         if name not in TABLES:
             raise ValueError(f"RESULTS.md marks an unknown table {name!r}; known: {', '.join(TABLES)}")
-        return match.group(1) + TABLES[name](root) + match.group(4)
+        try:
+            return match.group(1) + TABLES[name](root) + match.group(4)
+        except FileNotFoundError:
+            if missing is None:
+                raise
+            missing.append(name)
+            return match.group(0)
 
     return BLOCK.sub(fill, text)
 
@@ -222,13 +231,18 @@ def stale(root: Path) -> list[str]:
     return [m["name"] for m in BLOCK.finditer(text) if m["body"] != fresh[m["name"]]]
 
 
-def update(root: Path) -> list[str]:
-    """Rewrite RESULTS.md's marked tables from the CSVs (atomically); returns the names that changed."""
+def update(root: Path, missing: list[str] | None = None) -> list[str]:
+    """Rewrite RESULTS.md's marked tables from the CSVs (atomically); returns the names that changed.
+    A missing CSV is an error, or, with a list as ``missing``, leaves its table as it is and is
+    named in that list (what a run of only some jobs uses)."""
     path = root / "RESULTS.md"
-    changed = stale(root)
+    text = path.read_text()
+    fresh = render(text, root, missing)
+    old = {m["name"]: m["body"] for m in BLOCK.finditer(text)}
+    changed = [m["name"] for m in BLOCK.finditer(fresh) if m["body"] != old[m["name"]]]
     if changed:
         tmp = path.with_suffix(".md.tmp")
-        tmp.write_text(render(path.read_text(), root))
+        tmp.write_text(fresh)
         tmp.replace(path)
     return changed
 

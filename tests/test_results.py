@@ -50,3 +50,20 @@ def test_an_unknown_table_or_a_missing_csv_says_what_to_do(copy):
     (copy / "figures" / "ssl_mnist_table.csv").unlink()
     with pytest.raises(FileNotFoundError, match=r"ssl_mnist_table.csv is missing: run the job that writes it"):
         results.stale(copy)
+
+
+def test_a_partial_run_remakes_the_tables_it_can_and_names_the_others(copy):
+    (copy / "figures" / "ssl_mnist_table.csv").unlink()
+    path = copy / "figures" / "mi_suite_scores.csv"
+    lines = path.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[1] = "9.9999"
+    path.write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    before = (copy / "RESULTS.md").read_text()
+    missing = []
+    assert results.update(copy, missing) == ["suite-scores"]
+    assert missing == ["ssl-mnist"]
+    after = (copy / "RESULTS.md").read_text()
+    assert "| 10.000 |" in after
+    ssl = [m["body"] for m in results.BLOCK.finditer(before) if m["name"] == "ssl-mnist"]
+    assert ssl == [m["body"] for m in results.BLOCK.finditer(after) if m["name"] == "ssl-mnist"]
