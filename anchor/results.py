@@ -87,6 +87,9 @@ def _scoring_rules(root: Path, critic: str, profile: str) -> str:
         runs = part[part.objective == name].set_index("bits")
         cells = []
         for b in levels:
+            if b not in runs.index:  # every seed diverged at an earlier level
+                cells.append("not reached")
+                continue
             row = runs.loc[b]
             if row.diverged:
                 cells.append(f"diverged (of {int(row.seeds)})")

@@ -42,7 +42,7 @@
 #
 # Figures `figures/mi_suite_*.*` and tables `figures/mi_suite_*.csv` come from the **quick**
 # profile (`python -m anchor.reproduce --profile quick --only mi_suite`): one data set per task
-# at n = 5,000, and for the neural estimators `estimate_mi`'s defaults except 2 cross-fitting
+# at n = 2,000, and for the neural estimators `estimate_mi`'s defaults except 2 cross-fitting
 # folds instead of 5 (the same for all of them); the interval coverage uses the full defaults.
 # The **paper** profile runs the defaults on every task at every size with 5 data seeds.
 
