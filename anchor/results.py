@@ -78,6 +78,72 @@ def staircase_levels(root: Path, profile: str = "paper") -> str:
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
+def staircase_domain(root: Path, domain: str, profile: str = "paper", critic: str = "separable") -> str:
+    """Mean (MSE) per level of every estimator of one domain's staircase, one critic; the lowest
+    MSE of each level in bold."""
+    table = _read(root, f"staircase_{domain}_levels", profile)
+    part = table[table.critic == critic]
+    levels = sorted(part.mi_true_bits.unique())
+    best = part[~part.diverged.astype(bool)] if "diverged" in part else part
+    best = best.groupby("mi_true_bits").mse.min()
+    rows = []
+    for name in dict.fromkeys(part.objective):
+        runs = part[part.objective == name].set_index("mi_true_bits")
+        cells = []
+        for b in levels:
+            if b not in runs.index:
+                cells.append("not reached")
+                continue
+            row = runs.loc[b]
+            if "diverged" in row and row.diverged:
+                cells.append("diverged")
+                continue
+            mean, mse = (f"{v:.3g}" if abs(v) >= 1000 else _num(v, d) for v, d in ((row["mean"], 2), (row.mse, 3)))
+            cell = f"{mean} ({mse})"
+            cells.append(f"**{cell}**" if row.mse == best[b] else cell)
+        rows.append([display_name(name), *cells])
+    truth = part.drop_duplicates("mi_true_bits").set_index("mi_true_bits")
+    if "oracle_mse" in truth:
+        cells = [f"{_num(truth.loc[b, 'mi_true'], 2)} ({_num(truth.loc[b, 'oracle_mse'])})" for b in levels]
+        rows.append(["truth (true critic's per-batch floor)", *cells])
+    else:  # real data: no true critic
+        rows.append(["truth", *[_num(truth.loc[b, "mi_true"], 2) for b in levels]])
+    columns = [f"{critic}: mean (MSE), nats", *[f"{b:g} bits" for b in levels]]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:+.1f}%" if abs(fraction) < 10 else f"{100 * fraction:+,.0f}%"
+
+
+def anchor_nu_k(root: Path, profile: str = "quick") -> str:
+    """Per (nu, K): the largest relative error over the levels (mean over seeds, signed, with its
+    level) and the per-step sd at the top level ("-" where a run did not reach it), for the
+    quadratic critic and the separable MLP."""
+    critics = {"quadratic": _read(root, "anchor_nu_k_levels", profile)}
+    try:
+        critics["separable MLP"] = _read(root, "anchor_nu_k_mlp_levels", profile)
+    except FileNotFoundError:
+        pass
+    rows = []
+    settings = critics["quadratic"][["nu", "K"]].drop_duplicates().itertuples(index=False)
+    for nu, k in settings:
+        row = [f"{nu:g}", f"{int(k)}"]
+        for table in critics.values():
+            part = table[(table.nu == nu) & (table.K == k)].set_index("bits")
+            if not len(part):
+                row += ["-", "-"]
+                continue
+            worst = part.relative_error.abs().idxmax()
+            row += [f"{_percent(part.loc[worst, 'relative_error'])} at {worst:g} bits ({int(part.seeds.iloc[0])})",
+                    _num(part.sd.get(table.bits.max()), 2)]  # fmt: skip
+        rows.append(row)
+    columns = ["nu", "K"]
+    for name, table in critics.items():
+        columns += [f"{name}: largest error (seeds)", f"sd at {table.bits.max():g} bits"]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
 def _scoring_rules(root: Path, critic: str, profile: str) -> str:
     table = _read(root, "scoring_rules_levels", profile)
     part = table[table.critic == critic]
@@ -162,9 +228,9 @@ def suite_coverage(root: Path) -> str:
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
-def pmi_calibration(root: Path) -> str:
+def pmi_calibration(root: Path, profile: str = "quick") -> str:
     """est.pmi on fresh pairs against the exact log ratio: correlation, RMSE, mean error."""
-    table = _read(root, "pmi_calibration")
+    table = _read(root, "pmi_calibration", profile)
     rows, last = [], None
     for r in table.itertuples():
         rows.append([r.task if r.task != last else "", display_name(r.objective), _num(r.correlation),
@@ -174,9 +240,9 @@ def pmi_calibration(root: Path) -> str:
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
-def pmi_interactions(root: Path) -> str:
+def pmi_interactions(root: Path, profile: str = "quick") -> str:
     """AUROC of held-out pairs ranked by est.pmi, mean ± sd over trials, beside the paper's."""
-    table = _read(root, "pmi_interactions_summary")
+    table = _read(root, "pmi_interactions_summary", profile)
     sources = list(dict.fromkeys(table.source))
     rows = []
     for name in dict.fromkeys(table.objective):
@@ -194,6 +260,7 @@ def pmi_interactions(root: Path) -> str:
 TABLES: dict[str, Callable[[Path], str]] = {
     "staircase-levels": staircase_levels,
     "staircase-levels-quick": lambda root: staircase_levels(root, "quick"),
+    "staircase-imdb": lambda root: staircase_domain(root, "imdb"),
     "scoring-rules-separable": scoring_rules_separable,
     "scoring-rules-separable-quick": scoring_rules_separable_quick,
     "ssl-mnist": ssl_mnist,
@@ -203,6 +270,10 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "suite-coverage": suite_coverage,
     "pmi-calibration": pmi_calibration,
     "pmi-interactions": pmi_interactions,
+    "pmi-calibration-paper": lambda root: pmi_calibration(root, "paper"),
+    "pmi-interactions-paper": lambda root: pmi_interactions(root, "paper"),
+    "anchor-nu-k": anchor_nu_k,
+    "anchor-nu-k-paper": lambda root: anchor_nu_k(root, "paper"),
 }
 """Each marked table of RESULTS.md and the function that makes it from ``root``'s CSVs."""
 

@@ -39,7 +39,8 @@
 # spherical 0.73 ± 0.07 / 0.87 ± 0.05. LMI (latent KSG) is not run here (README).
 #
 # Figures `figures/pmi_calibration.*` and `figures/pmi_interactions.*` come from the **quick**
-# profile (`python -m anchor.reproduce --profile quick --only pmi_interactions`).
+# profile (`python -m anchor.reproduce --profile quick --only pmi_interactions`); the same names
+# under `figures/paper/` from the **paper** profile (n = 10,000, five suite tasks, 20 trials).
 
 # %% tags=["parameters"]
 from typing import Any

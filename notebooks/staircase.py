@@ -36,8 +36,8 @@
 # **Profiles**: `smoke` (CI: a few steps per level; checks the plumbing, not the science),
 # `quick` (the committed `figures/staircase_<domain>*`: the separable critic, 1,000 steps per
 # level on gaussian and cubic, shorter on MNIST and IMDB, see `profiles.yaml`) and `paper` (the
-# full protocol, in `figures/paper/`; on gaussian and cubic the joint critic is its own job,
-# `staircase_<domain>_joint`, whose figures are named by `name`). Runs are cached in `cache_dir`
+# full protocol, in `figures/paper/`; on gaussian, cubic and imdb the joint critic is its own
+# job, `staircase_<domain>_joint`, whose figures are named by `name`). Runs are cached in `cache_dir`
 # keyed by their configuration, so rerunning redraws the figures without retraining and an
 # interrupted run resumes.
 

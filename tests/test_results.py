@@ -67,3 +67,37 @@ def test_a_partial_run_remakes_the_tables_it_can_and_names_the_others(copy):
     assert "| 10.000 |" in after
     ssl = [m["body"] for m in results.BLOCK.finditer(before) if m["name"] == "ssl-mnist"]
     assert ssl == [m["body"] for m in results.BLOCK.finditer(after) if m["name"] == "ssl-mnist"]
+
+
+def test_a_domain_table_bolds_the_lowest_mse_and_says_diverged(tmp_path):
+    (tmp_path / "figures" / "paper").mkdir(parents=True)
+    rows = ["critic,objective,level,mi_true_bits,mi_true,mean,bias,sd,mse,n,diverged"]
+    rows += ["separable,anchor,0,2.0,1.3863,1.30,-0.09,0.2,0.05,50,False",
+             "separable,anchor,1,4.0,2.7726,2.70,-0.07,0.3,0.10,50,False",
+             "separable,nce,0,2.0,1.3863,1.20,-0.19,0.2,0.08,50,False",
+             "separable,nce,1,4.0,2.7726,2.75,-0.02,0.2,0.04,50,False",
+             "separable,dv,0,2.0,1.3863,2e4,2e4,1e3,4e8,50,True",
+             "joint,anchor,0,2.0,1.3863,0.0,-1.4,0.1,2.0,50,False"]  # fmt: skip
+    (tmp_path / "figures" / "paper" / "staircase_imdb_levels.csv").write_text("\n".join(rows) + "\n")
+    lines = results.staircase_domain(tmp_path, "imdb").splitlines()
+    assert lines[0] == "| separable: mean (MSE), nats | 2 bits | 4 bits |"
+    assert lines[2] == "| InfoNCE-anchor | **1.30 (0.050)** | 2.70 (0.100) |"
+    assert lines[3] == "| NCE | 1.20 (0.080) | **2.75 (0.040)** |"
+    assert lines[4] == "| DV | diverged | not reached |"
+    assert lines[5] == "| truth | 1.39 | 2.77 |"
+    assert len(lines) == 6  # the joint critic's row is not in the separable table
+
+
+def test_the_nu_k_table_gives_the_signed_largest_error_and_its_level(tmp_path):
+    (tmp_path / "figures").mkdir()
+    head = "nu,K,bits,level,mi_true,mean,bias,relative_error,sd,mse,mean_seed_sd,bias_seed_sd,mse_seed_sd,seeds,"
+    head += "diverged"
+    quadratic = [head, "1.0,63,2.0,0,1.39,1.40,0.01,0.01,0.2,0.05,,,,3,False",
+                 "1.0,63,4.0,1,2.77,2.60,-0.17,-0.06,0.3,0.1,,,,3,False",
+                 "0.0,63,2.0,0,1.39,-120,-121,-87.0,12.0,1.5e4,,,,3,False"]  # fmt: skip
+    (tmp_path / "figures" / "anchor_nu_k_levels.csv").write_text("\n".join(quadratic) + "\n")
+    lines = results.anchor_nu_k(tmp_path).splitlines()
+    assert lines[0] == "| nu | K | quadratic: largest error (seeds) | sd at 4 bits |"
+    assert lines[2] == "| 1 | 63 | -6.0% at 4 bits (3) | 0.30 |"
+    assert lines[3] == "| 0 | 63 | -8,700% at 2 bits (3) | - |"  # stopped before the top level
+    assert len(lines) == 4  # no MLP file: no MLP columns
