@@ -11,7 +11,7 @@ The modules form three layers; each imports only from its own layer and the ones
 
 - the estimator: ``critics``, ``scoring``, ``objectives``, ``data``, ``train``, ``marginals``,
   ``estimate`` (torch, numpy, pandas, scipy only);
-- the experiments: ``tasks``, ``theory``, ``staircase``, ``unstructured``, ``images``,
+- the experiments: ``tasks``, ``theory``, ``staircase``, ``unstructured``, ``overlap``, ``images``,
   ``encoders``, ``representation``, ``ssl``, ``interactions``, ``benchmark``;
 - the pipeline: ``sweep`` and ``cache`` (used by the experiments to run and store their runs),
   ``reproduce``, ``plotting``, ``results``, ``cli``, ``staircase_cli``, ``adapters``.
@@ -67,6 +67,7 @@ from .objectives import (
     smile,
     tuba,
 )
+from .overlap import class_posterior_mi, linear_class_posterior
 from .representation import alignment, knn_accuracy, linear_cka, linear_probe, uniformity
 from .scoring import SCORING_RULES, anchor_loss, get_scoring_rule, window_logsumexp
 from .ssl import (
@@ -167,6 +168,7 @@ __all__ = [
     "bsc_crossover",
     "checkpoint_features",
     "chi2_loss",
+    "class_posterior_mi",
     "config_key",
     "dv",
     "encode",
@@ -186,6 +188,7 @@ __all__ = [
     "knn_accuracy",
     "level_summary",
     "linear_cka",
+    "linear_class_posterior",
     "linear_probe",
     "load_images",
     "load_interactions",

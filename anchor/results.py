@@ -108,6 +108,9 @@ def staircase_domain(root: Path, domain: str, profile: str = "paper", critic: st
         rows.append(["truth (true critic's per-batch floor)", *cells])
     else:  # real data: no true critic
         rows.append(["truth", *[_num(truth.loc[b, "mi_true"], 2) for b in levels]])
+    if "class_posterior_mi" in truth:  # what is left through a held-out linear classifier's view
+        cells = [_num(truth.loc[b, "class_posterior_mi"], 2) for b in levels]
+        rows.append(["MI through a linear classifier's class posterior", *cells])
     columns = [f"{critic}: mean (MSE), nats", *[f"{b:g} bits" for b in levels]]
     return _markdown(pd.DataFrame(rows, columns=columns))
 

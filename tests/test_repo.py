@@ -131,8 +131,8 @@ def test_package_never_moves_to_cuda_by_itself():
 LAYERS = {
     "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "estimate", "_checks", "_random"},
     "runs": {"sweep", "cache"},
-    "experiments": {"tasks", "theory", "staircase", "unstructured", "images", "encoders", "representation", "ssl",
-                    "interactions", "benchmark"},
+    "experiments": {"tasks", "theory", "staircase", "unstructured", "overlap", "images", "encoders", "representation",
+                    "ssl", "interactions", "benchmark"},
     "pipeline": {"reproduce", "plotting", "results", "cli", "staircase_cli", "adapters"},
 }  # fmt: skip
 """The package's layers, in order (anchor/__init__.py): a module imports only its own layer and

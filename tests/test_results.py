@@ -88,6 +88,17 @@ def test_a_domain_table_bolds_the_lowest_mse_and_says_diverged(tmp_path):
     assert len(lines) == 6  # the joint critic's row is not in the separable table
 
 
+def test_a_domain_table_shows_the_mi_through_the_class_posterior_when_computed(tmp_path):
+    (tmp_path / "figures" / "paper").mkdir(parents=True)
+    rows = ["critic,objective,level,mi_true_bits,mi_true,mean,bias,sd,mse,n,diverged,class_posterior_mi"]
+    rows += ["separable,anchor,0,2.0,1.3863,1.30,-0.09,0.2,0.05,50,False,1.2791",
+             "separable,anchor,1,4.0,2.7726,2.70,-0.07,0.3,0.10,50,False,2.5502"]  # fmt: skip
+    (tmp_path / "figures" / "paper" / "staircase_imdb_levels.csv").write_text("\n".join(rows) + "\n")
+    lines = results.staircase_domain(tmp_path, "imdb").splitlines()
+    assert lines[3] == "| truth | 1.39 | 2.77 |"
+    assert lines[4] == "| MI through a linear classifier's class posterior | 1.28 | 2.55 |"
+
+
 def test_the_nu_k_table_gives_the_signed_largest_error_and_its_level(tmp_path):
     (tmp_path / "figures").mkdir()
     head = "nu,K,bits,level,mi_true,mean,bias,relative_error,sd,mse,mean_seed_sd,bias_seed_sd,mse_seed_sd,seeds,"

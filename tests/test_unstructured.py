@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from anchor.overlap import class_posterior_mi, linear_class_posterior
 from anchor.unstructured import (
     BitChannelSampler,
     ImdbBitsSampler,
@@ -77,6 +78,58 @@ def test_the_stated_mi_is_the_mi_of_the_rendered_pairs(bits):
     # plug-in bias about 35 * 35 / (2 n) = 0.0003 nats; standard error about 0.001
     assert counted == pytest.approx(sampler.mi, abs=0.005)
     assert sampler.mi == pytest.approx(bits * math.log(2), abs=1e-12)
+
+
+class _OverlappingPools(_TinyPools):
+    """As _TinyPools, but the value 2 is an instance of both classes, so the class is not a
+    function of the instance: P(class 1 | 2) = 1/2."""
+
+    def __init__(self, *, mi):
+        super().__init__(mi=mi)
+        self.pools = torch.tensor([[0.0, 1.0, 2.0], [2.0, 11.0, 12.0]])
+
+    posterior = np.array([[0.0, 0.0, 0.5], [0.5, 1.0, 1.0]])  # the exact P(class 1 | value)
+
+
+@pytest.mark.parametrize("bits", [0.5, 1.0, 1.9])
+def test_class_posterior_mi_is_the_mi_of_pools_whose_classes_overlap(bits):
+    """Counted over the rendered pairs: with the exact posterior of the values, the function gives
+    the MI of the values, below the bits' MI."""
+    sampler = _OverlappingPools(mi=bits * math.log(2))
+    x, y = sampler.sample(2_000_000, seed=1, dtype=torch.float64)
+    counted = _plug_in_mi(x.numpy(), y.numpy())
+    through = class_posterior_mi(sampler.posterior, mi=sampler.mi, n_bits=2)
+    assert through == pytest.approx(counted, abs=0.005)
+    assert through < sampler.mi - 0.05  # the shared instance costs MI
+
+
+@pytest.mark.parametrize("bits", [0.5, 2.0, 6.0, 9.99, 10.0])
+def test_class_posterior_mi_of_the_exact_class_is_the_stated_mi(bits):
+    exact = np.repeat([[0.0], [1.0]], 7, axis=1)
+    mi = bits * math.log(2)
+    assert class_posterior_mi(exact, mi=mi) == pytest.approx(mi, abs=1e-9)
+    assert class_posterior_mi(np.full((2, 5), 0.5), mi=mi) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_class_posterior_mi_rejects_what_is_not_a_posterior():
+    with pytest.raises(ValueError, match=r"posterior must have shape \(2, n\).*got \(3, 4\)"):
+        class_posterior_mi(np.zeros((3, 4)), mi=1.0)
+    with pytest.raises(ValueError, match=r"posterior must hold probabilities in \[0, 1\]"):
+        class_posterior_mi(np.array([[0.0, 1.2], [1.0, 1.0]]), mi=1.0)
+
+
+def test_linear_class_posterior_is_held_out():
+    """Two well separated classes but one instance sitting in the other class's cloud: it gets
+    the other class's posterior, because its own fold never saw it."""
+    rng = np.random.default_rng(0)
+    pools = torch.from_numpy(rng.normal(size=(2, 40, 3))) + torch.tensor([[[0.0]], [[6.0]]])
+    pools[1, 0] = pools[0, 1:].mean(0)  # a class-1 instance among the zeros
+    posterior = linear_class_posterior(pools, folds=4)
+    assert posterior.shape == (2, 40)
+    assert posterior[0].max() < 0.5 and posterior[1, 1:].min() > 0.5
+    assert posterior[1, 0] < 0.5
+    with pytest.raises(ValueError, match=r"folds must be an integer in \[2, inf\], got 1"):
+        linear_class_posterior(pools, folds=1)
 
 
 def test_mnist_tiles_are_digits_of_the_right_class():
