@@ -78,10 +78,12 @@ def staircase_levels(root: Path, profile: str = "paper") -> str:
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
-def staircase_domain(root: Path, domain: str, profile: str = "paper", critic: str = "separable") -> str:
+def staircase_domain(
+    root: Path, domain: str, profile: str = "paper", critic: str = "separable", name: str | None = None
+) -> str:
     """Mean (MSE) per level of every estimator of one domain's staircase, one critic; the lowest
-    MSE of each level in bold."""
-    table = _read(root, f"staircase_{domain}_levels", profile)
+    MSE of each level in bold. ``name``: the job's table if not ``staircase_<domain>``."""
+    table = _read(root, f"{name or f'staircase_{domain}'}_levels", profile)
     part = table[table.critic == critic]
     levels = sorted(part.mi_true_bits.unique())
     best = part[~part.diverged.astype(bool)] if "diverged" in part else part
@@ -112,6 +114,38 @@ def staircase_domain(root: Path, domain: str, profile: str = "paper", critic: st
         cells = [_num(truth.loc[b, "class_posterior_mi"], 2) for b in levels]
         rows.append(["MI through a linear classifier's class posterior", *cells])
     columns = [f"{critic}: mean (MSE), nats", *[f"{b:g} bits" for b in levels]]
+    return _markdown(pd.DataFrame(rows, columns=columns))
+
+
+def lee_rhee_gaussian_joint(root: Path) -> str:
+    """Our joint-critic Gaussian staircase (paper profile) beside Lee & Rhee's published means,
+    ours / theirs in nats; our JS shown minus 1/e (theirs is the offset form). Estimators they did
+    not publish show ours only."""
+    from .staircase import LEE_RHEE_GAUSSIAN_JOINT
+
+    table = _read(root, "staircase_gaussian_joint_levels", "paper")
+    part = table[table.critic == "joint"]
+    levels = sorted(part.mi_true_bits.unique())
+    rows = []
+    for name in dict.fromkeys([*LEE_RHEE_GAUSSIAN_JOINT, *part.objective]):
+        runs = part[part.objective == name].set_index("mi_true_bits")
+        theirs = LEE_RHEE_GAUSSIAN_JOINT.get(name)
+        shift = -math.exp(-1) if name == "js" and theirs else 0.0
+        cells = []
+        for k, b in enumerate(levels):
+            if b not in runs.index:
+                ours = "not reached" if len(runs) else "not run"
+            elif "diverged" in runs and runs.loc[b, "diverged"]:
+                ours = "diverged"
+            else:
+                value = runs.loc[b, "mean"] + shift
+                ours = f"{value:.3g}" if abs(value) >= 1000 else _num(value, 2)
+            cells.append(ours if theirs is None else f"{ours} / {theirs[k]:.2f}")
+        label = display_name(name) + (" (ours minus 1/e)" if shift else "")
+        rows.append([label, *cells])
+    truth = part.drop_duplicates("mi_true_bits").set_index("mi_true_bits")
+    rows.append(["truth", *[_num(truth.loc[b, "mi_true"], 2) for b in levels]])
+    columns = ["joint: ours / Lee & Rhee, nats", *[f"{b:g} bits" for b in levels]]
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
@@ -264,6 +298,10 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "staircase-levels": staircase_levels,
     "staircase-levels-quick": lambda root: staircase_levels(root, "quick"),
     "staircase-imdb": lambda root: staircase_domain(root, "imdb"),
+    "staircase-gaussian-joint": lambda root: staircase_domain(
+        root, "gaussian", critic="joint", name="staircase_gaussian_joint"
+    ),
+    "lee-rhee-gaussian-joint": lee_rhee_gaussian_joint,
     "scoring-rules-separable": scoring_rules_separable,
     "scoring-rules-separable-quick": scoring_rules_separable_quick,
     "ssl-mnist": ssl_mnist,

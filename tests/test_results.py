@@ -112,3 +112,21 @@ def test_the_nu_k_table_gives_the_signed_largest_error_and_its_level(tmp_path):
     assert lines[2] == "| 1 | 63 | -6.0% at 4 bits (3) | 0.30 |"
     assert lines[3] == "| 0 | 63 | -8,700% at 2 bits (3) | - |"  # stopped before the top level
     assert len(lines) == 4  # no MLP file: no MLP columns
+
+
+def test_the_lee_rhee_table_puts_ours_beside_theirs(tmp_path):
+    (tmp_path / "figures" / "paper").mkdir(parents=True)
+    rows = ["critic,objective,level,mi_true_bits,mi_true,mean,bias,sd,mse,n,diverged"]
+    rows += ["joint,infonce,0,2.0,1.3863,1.2644,-0.12,0.18,0.05,1000,False",
+             "joint,js,0,2.0,1.3863,1.3079,-0.08,0.2,0.04,1000,False",
+             "joint,dv,0,2.0,1.3863,2e4,2e4,1e3,4e8,1000,True",
+             "joint,anchor,0,2.0,1.3863,1.35,-0.04,0.2,0.04,1000,False"]  # fmt: skip
+    (tmp_path / "figures" / "paper" / "staircase_gaussian_joint_levels.csv").write_text("\n".join(rows) + "\n")
+    lines = results.lee_rhee_gaussian_joint(tmp_path).splitlines()
+    assert lines[0] == "| joint: ours / Lee & Rhee, nats | 2 bits |"
+    assert lines[2] == "| InfoNCE | 1.26 / 1.27 |"
+    assert lines[3] == "| NWJ | not run / 1.33 |"  # published, not in this run
+    assert lines[7] == "| JS (ours minus 1/e) | 0.94 / 0.94 |"
+    assert lines[8] == "| DV | diverged |"  # not published: ours only
+    assert lines[9] == "| InfoNCE-anchor | 1.35 |"
+    assert lines[10] == "| truth | 1.39 |"
