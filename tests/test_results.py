@@ -69,16 +69,23 @@ def test_a_partial_run_remakes_the_tables_it_can_and_names_the_others(copy):
     assert ssl == [m["body"] for m in results.BLOCK.finditer(after) if m["name"] == "ssl-mnist"]
 
 
+LEVELS_HEAD = "critic,objective,level,mi_true_bits,mi_true,mean,bias,sd,mse,n,diverged"
+
+
+def _paper_levels(root, name, rows, head=LEVELS_HEAD):
+    """Write a paper-profile per-level CSV ``figures/paper/<name>_levels.csv`` under ``root``."""
+    (root / "figures" / "paper").mkdir(parents=True, exist_ok=True)
+    (root / "figures" / "paper" / f"{name}_levels.csv").write_text("\n".join([head, *rows]) + "\n")
+
+
 def test_a_domain_table_bolds_the_lowest_mse_and_says_diverged(tmp_path):
-    (tmp_path / "figures" / "paper").mkdir(parents=True)
-    rows = ["critic,objective,level,mi_true_bits,mi_true,mean,bias,sd,mse,n,diverged"]
-    rows += ["separable,anchor,0,2.0,1.3863,1.30,-0.09,0.2,0.05,50,False",
+    rows = ["separable,anchor,0,2.0,1.3863,1.30,-0.09,0.2,0.05,50,False",
              "separable,anchor,1,4.0,2.7726,2.70,-0.07,0.3,0.10,50,False",
              "separable,nce,0,2.0,1.3863,1.20,-0.19,0.2,0.08,50,False",
              "separable,nce,1,4.0,2.7726,2.75,-0.02,0.2,0.04,50,False",
              "separable,dv,0,2.0,1.3863,2e4,2e4,1e3,4e8,50,True",
              "joint,anchor,0,2.0,1.3863,0.0,-1.4,0.1,2.0,50,False"]  # fmt: skip
-    (tmp_path / "figures" / "paper" / "staircase_imdb_levels.csv").write_text("\n".join(rows) + "\n")
+    _paper_levels(tmp_path, "staircase_imdb", rows)
     lines = results.staircase_domain(tmp_path, "imdb").splitlines()
     assert lines[0] == "| separable: mean (MSE), nats | 2 bits | 4 bits |"
     assert lines[2] == "| InfoNCE-anchor | **1.30 (0.050)** | 2.70 (0.100) |"
@@ -89,11 +96,9 @@ def test_a_domain_table_bolds_the_lowest_mse_and_says_diverged(tmp_path):
 
 
 def test_a_domain_table_shows_the_mi_through_the_class_posterior_when_computed(tmp_path):
-    (tmp_path / "figures" / "paper").mkdir(parents=True)
-    rows = ["critic,objective,level,mi_true_bits,mi_true,mean,bias,sd,mse,n,diverged,class_posterior_mi"]
-    rows += ["separable,anchor,0,2.0,1.3863,1.30,-0.09,0.2,0.05,50,False,1.2791",
+    rows = ["separable,anchor,0,2.0,1.3863,1.30,-0.09,0.2,0.05,50,False,1.2791",
              "separable,anchor,1,4.0,2.7726,2.70,-0.07,0.3,0.10,50,False,2.5502"]  # fmt: skip
-    (tmp_path / "figures" / "paper" / "staircase_imdb_levels.csv").write_text("\n".join(rows) + "\n")
+    _paper_levels(tmp_path, "staircase_imdb", rows, head=LEVELS_HEAD + ",class_posterior_mi")
     lines = results.staircase_domain(tmp_path, "imdb").splitlines()
     assert lines[3] == "| truth | 1.39 | 2.77 |"
     assert lines[4] == "| MI through a linear classifier's class posterior | 1.28 | 2.55 |"
@@ -115,13 +120,11 @@ def test_the_nu_k_table_gives_the_signed_largest_error_and_its_level(tmp_path):
 
 
 def test_the_lee_rhee_table_puts_ours_beside_theirs(tmp_path):
-    (tmp_path / "figures" / "paper").mkdir(parents=True)
-    rows = ["critic,objective,level,mi_true_bits,mi_true,mean,bias,sd,mse,n,diverged"]
-    rows += ["joint,infonce,0,2.0,1.3863,1.2644,-0.12,0.18,0.05,1000,False",
+    rows = ["joint,infonce,0,2.0,1.3863,1.2644,-0.12,0.18,0.05,1000,False",
              "joint,js,0,2.0,1.3863,1.3079,-0.08,0.2,0.04,1000,False",
              "joint,dv,0,2.0,1.3863,2e4,2e4,1e3,4e8,1000,True",
              "joint,anchor,0,2.0,1.3863,1.35,-0.04,0.2,0.04,1000,False"]  # fmt: skip
-    (tmp_path / "figures" / "paper" / "staircase_gaussian_joint_levels.csv").write_text("\n".join(rows) + "\n")
+    _paper_levels(tmp_path, "staircase_gaussian_joint", rows)
     lines = results.lee_rhee_gaussian_joint(tmp_path).splitlines()
     assert lines[0] == "| joint: ours / Lee & Rhee, nats | 2 bits |"
     assert lines[2] == "| InfoNCE | 1.26 / 1.27 |"
