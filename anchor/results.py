@@ -302,6 +302,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
         root, "gaussian", critic="joint", name="staircase_gaussian_joint"
     ),
     "lee-rhee-gaussian-joint": lee_rhee_gaussian_joint,
+    "staircase-cubic-joint": lambda root: staircase_domain(root, "cubic", critic="joint", name="staircase_cubic_joint"),
     "scoring-rules-separable": scoring_rules_separable,
     "scoring-rules-separable-quick": scoring_rules_separable_quick,
     "ssl-mnist": ssl_mnist,

@@ -215,7 +215,9 @@ plt.show()
 # per level. At the quick profile's 1,000 steps per level it is printed only: there the
 # separable anchor is still settling at some levels (about 12% high at 6 bits on the Gaussian).
 # On the cubic it is not asserted: there the separable anchor's 2-bit level reads about 12% low
-# at this length (the variants below look into why).
+# at this length (the variants below look into why), and the joint anchor (nu = 1) reads 15-25%
+# high at 2-8 bits, its critic far from normalised on product pairs (RESULTS.md; the `nu=8`
+# variant of `staircase_cubic_joint` reruns it with a heavier anchor weight).
 #
 # The paper also reports the anchor's MSE as the lowest of all estimators at 8 and 10 bits. The
 # cell prints the ranking rather than asserting it. On our Gaussian runs it holds for the joint
