@@ -298,6 +298,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "staircase-levels": staircase_levels,
     "staircase-levels-quick": lambda root: staircase_levels(root, "quick"),
     "staircase-imdb": lambda root: staircase_domain(root, "imdb"),
+    "staircase-mnist": lambda root: staircase_domain(root, "mnist"),
     "staircase-gaussian-joint": lambda root: staircase_domain(
         root, "gaussian", critic="joint", name="staircase_gaussian_joint"
     ),
