@@ -181,8 +181,8 @@ def anchor_nu_k(root: Path, profile: str = "quick") -> str:
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
-def _scoring_rules(root: Path, critic: str, profile: str) -> str:
-    table = _read(root, "scoring_rules_levels", profile)
+def _scoring_rules(root: Path, critic: str, profile: str, name: str = "scoring_rules") -> str:
+    table = _read(root, f"{name}_levels", profile)
     part = table[table.critic == critic]
     levels = sorted(part.bits.unique())
     rows = []
@@ -211,6 +211,11 @@ def scoring_rules_separable(root: Path) -> str:
 def scoring_rules_separable_quick(root: Path) -> str:
     """The same at the quick profile (1,000 steps per level)."""
     return _scoring_rules(root, "separable", "quick")
+
+
+def scoring_rules_joint(root: Path) -> str:
+    """The same with the joint critic, paper profile (the job ``scoring_rules_joint``)."""
+    return _scoring_rules(root, "joint", "paper", name="scoring_rules_joint")
 
 
 def ssl_mnist(root: Path) -> str:
@@ -299,6 +304,8 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "staircase-levels-quick": lambda root: staircase_levels(root, "quick"),
     "staircase-imdb": lambda root: staircase_domain(root, "imdb"),
     "staircase-mnist": lambda root: staircase_domain(root, "mnist"),
+    "staircase-mnist-joint": lambda root: staircase_domain(root, "mnist", critic="joint", name="staircase_mnist_joint"),
+    "staircase-imdb-joint": lambda root: staircase_domain(root, "imdb", critic="joint", name="staircase_imdb_joint"),
     "staircase-gaussian-joint": lambda root: staircase_domain(
         root, "gaussian", critic="joint", name="staircase_gaussian_joint"
     ),
@@ -306,6 +313,7 @@ TABLES: dict[str, Callable[[Path], str]] = {
     "staircase-cubic-joint": lambda root: staircase_domain(root, "cubic", critic="joint", name="staircase_cubic_joint"),
     "scoring-rules-separable": scoring_rules_separable,
     "scoring-rules-separable-quick": scoring_rules_separable_quick,
+    "scoring-rules-joint": scoring_rules_joint,
     "ssl-mnist": ssl_mnist,
     "suite-scores": suite_scores,
     "suite-families": suite_families,
