@@ -130,6 +130,32 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
+_VERSIONED_FIELDS = frozenset({"type_params", "type_comment", "kind"})
+"""Syntax-tree fields that some Python versions have and others lack (or fill differently)."""
+
+
+def _canonical(node: Any) -> str:
+    """A text form of a syntax tree that is the same under every supported Python version.
+
+    ``ast.dump`` is not: 3.12 adds ``type_params``, 3.13 leaves out empty fields, and 3.12.0-3.12.1
+    put empty string parts into f-strings. So the fields are written out by name, without the
+    version-dependent ones, and the empty parts of f-strings are dropped.
+    """
+    if isinstance(node, ast.AST):
+        fields = []
+        for field in node._fields:
+            if field in _VERSIONED_FIELDS:
+                continue
+            value = getattr(node, field, None)
+            if isinstance(node, ast.JoinedStr) and field == "values":
+                value = [v for v in value if not (isinstance(v, ast.Constant) and v.value == "")]
+            fields.append(f"{field}={_canonical(value)}")
+        return f"{type(node).__name__}({','.join(fields)})"
+    if isinstance(node, list):
+        return "[" + ",".join(_canonical(item) for item in node) + "]"
+    return repr(node)
+
+
 @functools.lru_cache(maxsize=64)
 def _code_hash(module_file: str, mtimes: tuple[tuple[str, int], ...]) -> str:
     del mtimes  # part of the lru key only: an edited file is hashed again
@@ -144,7 +170,7 @@ def _code_hash(module_file: str, mtimes: tuple[tuple[str, int], ...]) -> str:
         todo += _imported_package_modules(trees[path], path)
     for path in sorted(seen):
         name = path.relative_to(PACKAGE).as_posix() if path.is_relative_to(PACKAGE) else path.name
-        digest.update(name.encode() + b"\0" + ast.dump(_without_docstrings(trees[path])).encode() + b"\0")
+        digest.update(name.encode() + b"\0" + _canonical(_without_docstrings(trees[path])).encode() + b"\0")
     return digest.hexdigest()[:16]
 
 

@@ -3,8 +3,8 @@
 Each job's notebook source (a jupytext py:percent file, plain Python) is executed with the job's
 paper parameters up to its sweep, which only collects the configurations, so they are exactly the
 notebook's; one sweep then trains them all, in job order. Copy ``results/cache`` back and draw the
-figures with ``python -m anchor.reproduce --profile paper --only JOB ...`` under the same Python
-minor version (the cache key hashes the package's syntax trees, whose form differs between them).
+figures with ``python -m anchor.reproduce --profile paper --only JOB ...`` wherever the notebooks
+run (the cache key does not depend on the device or the Python version).
 
     python scripts/fill_cache.py --device cuda --workers 14   # the three joint-critic jobs
     python scripts/fill_cache.py --jobs scoring_rules_joint --dry   # list the runs and their keys

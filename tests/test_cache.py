@@ -169,6 +169,26 @@ def test_package_code_is_part_of_the_key_through_imports():
     assert code_fingerprint(staircase.run_staircase).isalnum()
 
 
+def test_the_code_hash_reads_the_same_tree_the_same_under_every_python_version():
+    """Trees as Python 3.12 builds them (``type_params`` on functions; on 3.12.0-3.12.1 empty string
+    parts in f-strings) and as 3.13 prints them give the same canonical text, so a cache filled under
+    one version serves another; a change of code still changes it."""
+    from anchor.cache import _canonical
+
+    source = 'def f(x, name):\n    return f"{name!r}: {x:.3g}" + str(x)\n'
+    plain = ast.parse(source)
+    as_312 = ast.parse(source)
+    function = as_312.body[0]
+    function.type_params = []
+    function._fields = (*function._fields, "type_params")
+    joined = function.body[0].value.left
+    joined.values = [*joined.values, ast.Constant(value="")]
+    assert _canonical(plain) == _canonical(as_312)
+    assert ast.dump(plain) != ast.dump(as_312)  # what the hash used to read
+    assert _canonical(plain) != _canonical(ast.parse(source.replace(".3g", ".4g")))
+    assert _canonical(plain) != _canonical(ast.parse(source.replace("+ str(x)", "- str(x)")))
+
+
 def test_the_data_file_and_the_thread_count_are_part_of_the_key(tmp_path):
     calls = []
     data = tmp_path / "data.npy"
