@@ -32,6 +32,8 @@ class Collected(Exception):
 
 def collect(job_name, overrides):
     job = reproduce.load_profiles()[job_name]
+    # the order of anchor.reproduce.job_parameters (shared params, the profile's, overrides), without
+    # its check of the names against the notebook, which needs jupytext (absent where this runs)
     params = {"profile": "paper", **job["params"], **job["paper"], **overrides}
     source = (ROOT / "notebooks" / f"{job['notebook']}.py").read_text()
     head, tail = re.split(r'^# %% tags=\["parameters"\]\n', source, maxsplit=1, flags=re.M)
