@@ -10,7 +10,8 @@ The modules form three layers; each imports only from its own layer and the ones
 (``tests/test_repo.py`` checks this):
 
 - the estimator: ``critics``, ``scoring``, ``objectives``, ``data``, ``train``, ``marginals``,
-  ``estimate`` (torch, numpy, pandas, scipy only);
+  ``copula`` (the Gaussian-copula start), ``tables`` (DataFrames and categories in), ``estimate``
+  (torch, numpy, pandas, scipy only);
 - the experiments: ``tasks``, ``theory``, ``staircase``, ``unstructured``, ``overlap``, ``images``,
   ``encoders``, ``representation``, ``ssl``, ``interactions``, ``benchmark``;
 - the pipeline: ``sweep`` and ``cache`` (used by the experiments to run and store their runs),

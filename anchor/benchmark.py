@@ -60,6 +60,7 @@ __all__ = [
     "ksg_mi",
     "run_task",
     "score",
+    "size_summary",
 ]
 
 
@@ -228,6 +229,36 @@ def coverage(results: pd.DataFrame, *, by: Sequence[str] = ("estimator", "task",
     return r.groupby(list(by), sort=False).agg(**aggregations).reset_index()
 
 
+LOW_MI = 2.0
+"""Tasks whose true MI is at most this many nats (the range of the public Beyond Normal tasks)
+get their own MAE column in ``size_summary``."""
+
+
+def size_summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Per sample size and estimator, over all runs: mae, mae_low_mi (tasks with MI <= ``LOW_MI``),
+    mae_high_mi, within_10pct, coverage (share of runs whose 95% interval holds the truth, NaN for
+    estimators without one; warned or not), warned (share of runs with a warning),
+    warned_within_10pct (share of the runs within 10% of the truth that warned), median_seconds, runs."""
+    has_ci = results.ci_low.notna() & results.ci_high.notna()
+    warned = results.warnings.fillna("").astype(str) != "" if "warnings" in results else False
+    close = (results.estimate / results.truth - 1).abs() < 0.1
+    r = results.assign(
+        abs_error=(results.estimate - results.truth).abs(),
+        low=(results.estimate - results.truth).abs().where(results.truth <= LOW_MI),
+        high=(results.estimate - results.truth).abs().where(results.truth > LOW_MI),
+        within_10pct=close,
+        covered=((results.ci_low <= results.truth) & (results.truth <= results.ci_high)).astype(float).where(has_ci),
+        warned=pd.Series(warned, index=results.index).astype(float).where(has_ci),
+        warned_close=pd.Series(warned, index=results.index).astype(float).where(has_ci & close),
+    )
+    table = r.groupby(["n", "estimator"], sort=True).agg(
+        mae=("abs_error", "mean"), mae_low_mi=("low", "mean"), mae_high_mi=("high", "mean"),
+        within_10pct=("within_10pct", "mean"), coverage=("covered", "mean"), warned=("warned", "mean"),
+        warned_within_10pct=("warned_close", "mean"), median_seconds=("seconds", "median"), runs=("estimate", "size"),
+    )  # fmt: skip
+    return table.reset_index().sort_values(["n", "mae"], kind="stable").reset_index(drop=True)
+
+
 def benchmark_configs(
     tasks: Sequence[str], estimators: Sequence[str], ns: Sequence[int], seeds: Sequence[int]
 ) -> list[dict[str, Any]]:
@@ -304,9 +335,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="an estimate_mi argument for every neural estimator, e.g. --set max_steps=2000 (repeatable)",
     )  # fmt: skip
     parser.add_argument("--list", action="store_true", help="list the tasks and estimators, then exit")
+    parser.add_argument(
+        "--summarize", metavar="CSV", help="print the per-size summary of a CSV this command wrote, then exit"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 
+    if args.summarize:
+        _print_summary(pd.read_csv(args.summarize))
+        return 0
     if args.list:
         for name in SUITE:
             print(f"{name:28s} {SUITE[name]()!r}")
@@ -334,11 +371,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.to_csv(buffer, index=False, lineterminator="\n")
     out = Path(args.out)
     atomic_write(out, lambda f: f.write(buffer.getvalue().encode()))
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(score(results).round(4).to_string(index=False))
+    _print_summary(results)
     print(f"{len(results)} runs written to {out}")
     return 0
 
 
+def _print_summary(results: pd.DataFrame) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(size_summary(results).round(3).to_string(index=False))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from ._console import run_command
+
+    raise SystemExit(run_command(main, "python -m anchor.benchmark"))

@@ -9,8 +9,10 @@
 
 Files: ``.npy`` (a 1-D or 2-D array), ``.npz`` (``--x-key``/``--y-key`` name the array; a file
 with one array needs none), ``.csv`` and ``.parquet`` (``--x-columns``/``--y-columns``, comma
-separated; default: every column). A bad file (missing, unreadable, wrong shape, rows that do not
-match, NaN) prints one line and exits with status 2.
+separated; default: every column; text and boolean columns are categories, encoded as
+``anchor.tables`` says, and the JSON output names every column). A bad file (missing, a folder,
+unreadable, empty, wrong shape, rows that do not match, NaN or missing values) prints one line and
+exits with status 2.
 """
 
 from __future__ import annotations
@@ -33,12 +35,15 @@ class InputError(ValueError):
     """A data file that cannot be used; the message is the one line the command prints."""
 
 
-def read_matrix(path: str, *, key: str | None = None, columns: str | None = None, name: str = "x") -> np.ndarray:
-    """The (n, d) float64 array in ``path`` (see the module docstring for the formats)."""
+def read_table(path: str, *, key: str | None = None, columns: str | None = None, name: str = "x") -> Any:
+    """The data in ``path``: a (n, d) float64 array (.npy, .npz) or a pandas DataFrame (.csv,
+    .parquet, whose text and categorical columns ``estimate_mi`` encodes; ``anchor.tables``)."""
     file = Path(path)
     if file.suffix not in SUFFIXES:
         raise InputError(f"{name} file {path!r}: unsupported type {file.suffix or '(none)'}; use {', '.join(SUFFIXES)}")
-    if not file.is_file():
+    if file.is_dir():
+        raise InputError(f"{name} file {path!r} is a folder, not a file")
+    if not file.exists():
         raise InputError(f"{name} file {path!r} does not exist")
     if key is not None and file.suffix != ".npz":
         raise InputError(f"--{name}-key applies to .npz files only, {path!r} is {file.suffix}")
@@ -56,20 +61,7 @@ def read_matrix(path: str, *, key: str | None = None, columns: str | None = None
                     raise InputError(f"{name} file {path!r} has no array {key!r}; it holds {keys}")
                 values = data[key if key is not None else keys[0]]
         else:
-            import pandas as pd
-
-            table = pd.read_csv(file) if file.suffix == ".csv" else pd.read_parquet(file)
-            if columns is not None:
-                wanted = [c.strip() for c in columns.split(",") if c.strip()]
-                unknown = [c for c in wanted if c not in table.columns]
-                if unknown:
-                    raise InputError(f"{name} file {path!r} has no column(s) {unknown}; it has {list(table.columns)}")
-                table = table[wanted]
-            text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
-            if text:
-                raise InputError(f"{name} file {path!r}: column(s) {text} are not numeric; select others with "
-                                 f"--{name}-columns")  # fmt: skip
-            values = table.to_numpy()
+            return _read_frame(file, path, columns, name)
     except InputError:
         raise
     except (OSError, ValueError) as err:
@@ -89,6 +81,37 @@ def read_matrix(path: str, *, key: str | None = None, columns: str | None = None
     return values.astype(np.float64)
 
 
+def _read_frame(file: Path, path: str, columns: str | None, name: str) -> Any:
+    """A .csv or .parquet file as a DataFrame of the chosen columns, with its emptiness and
+    missing values named."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(file) if file.suffix == ".csv" else pd.read_parquet(file)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{name} file {path!r} is empty") from None
+    if columns is not None:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in wanted if c not in table.columns]
+        if unknown:
+            raise InputError(f"{name} file {path!r} has no column(s) {unknown}; it has {list(table.columns)}")
+        table = table[wanted]
+    if table.shape[1] == 0:
+        raise InputError(f"{name} file {path!r} has no columns")
+    if table.shape[0] == 0:
+        raise InputError(f"{name} file {path!r} has a header ({', '.join(map(str, table.columns))}) but no rows")
+    missing = table.isna().to_numpy()
+    if missing.any():
+        row, col = np.argwhere(missing)[0]
+        raise InputError(f"{name} file {path!r}: {int(missing.sum())} missing value(s), first at row {row}, "
+                         f"column {table.columns[col]!r}")  # fmt: skip
+    numeric = table.select_dtypes("number")
+    if not np.isfinite(numeric.to_numpy(np.float64)).all():
+        raise InputError(f"{name} file {path!r}: infinite value(s) in column(s) "
+                         f"{[c for c in numeric if not np.isfinite(numeric[c]).all()]}")  # fmt: skip
+    return table
+
+
 def estimate_report(est: Any, n: int) -> dict[str, Any]:
     """The estimate as plain JSON-ready values."""
 
@@ -102,6 +125,8 @@ def estimate_report(est: Any, n: int) -> dict[str, Any]:
     folds = [{k: clean(v) for k, v in row.items()} for row in est.folds.to_dict("records")]
     return {
         "mi": clean(est.mi), "stderr": clean(est.stderr), "ci_low": clean(est.ci_low), "ci_high": clean(est.ci_high),
+        "mi_raw": clean(est.mi_raw), "plug_in": clean(est.plug_in), "model": est.model,
+        "x_columns": list(est.x_columns), "y_columns": list(est.y_columns), "encoding": est.encoding,
         "unit": est.unit, "objective": est.objective, "critic": est.critic, "rows": n,
         "trusted": est.trusted, "warnings": list(est.warnings), "settings": dict(est.settings),
         "log_norm": clean(est.log_norm), "log_norm_capped": clean(est.log_norm_capped), "fit_gap": clean(est.fit_gap),
@@ -136,8 +161,8 @@ def _estimate(argv: list[str]) -> int:
     from .estimate import estimate_mi
 
     try:
-        x = read_matrix(args.x, key=args.x_key, columns=args.x_columns, name="x")
-        y = read_matrix(args.y, key=args.y_key, columns=args.y_columns, name="y")
+        x = read_table(args.x, key=args.x_key, columns=args.x_columns, name="x")
+        y = read_table(args.y, key=args.y_key, columns=args.y_columns, name="y")
         if x.shape[0] != y.shape[0]:
             raise InputError(f"x has {x.shape[0]} rows and y has {y.shape[0]}: the rows must be paired")
         with warnings.catch_warnings():
@@ -154,14 +179,14 @@ def _estimate(argv: list[str]) -> int:
     if args.json:
         print(json.dumps(estimate_report(est, x.shape[0])))
         return 0
-    print(est)
+    print(est.headline())
     print(
-        f"rows {x.shape[0]}, x {x.shape[1]}-d, y {y.shape[1]}-d; "
+        f"rows {x.shape[0]}, x {len(est.x_columns)}-d, y {len(est.y_columns)}-d; "
         f"normalisation log E_q[e^c] {est.log_norm_capped:+.3f}, "
         f"fit gap {est.fit_gap:+.3f}, DV {est.dv:.3f}, NWJ {est.nwj:.3f} ({est.unit}); "
         f"folds converged {int(est.folds.converged.sum())}/{len(est.folds)}; {est.seconds:.1f} s"
     )
-    for line in est.warnings[1:]:
+    for line in est.warnings:
         print(f"warning: {line}")
     return 0
 
@@ -175,7 +200,15 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    """The ``anchor`` command; Ctrl-C ends it with one line and exit status 130."""
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        print("\nanchor: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         width = max(map(len, COMMANDS))
         lines = [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]

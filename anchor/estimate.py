@@ -7,20 +7,23 @@ import inspect
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
-from tqdm import tqdm
 
-from ._checks import check_choice, check_device, check_float, check_int, check_pairs, check_seed
+from ._checks import check_choice, check_device, check_float, check_int, check_seed
+from ._console import progress_bar
 from ._random import keeps_global_rng
-from .critics import CRITICS, Critic, get_critic
+from .copula import CopulaCritic, fit_copula
+from .critics import CRITICS, Critic, SeparableCritic, get_critic
 from .data import LN2
 from .marginals import MARGINALS, MarginalMap, fit_marginals
 from .objectives import OBJECTIVES, Objective, get_objective
+from .tables import Table, identical_columns, paired_tables, repeated_rows
 from .train import DIVERGENCE_NATS, DIVERGENCE_STEPS, divergence, evaluate
 
 UNITS = {"nats": 1.0, "bits": 1.0 / LN2}
@@ -31,36 +34,56 @@ PRODUCT_PAIRS = {"separable": 1_000_000, "other": 65_536}
 products of embeddings computed once, any other critic runs its network on every pair."""
 
 # warning thresholds; README, "Estimating MI on your data", has the measurements behind them
-FIT_GAP_TOLERANCE = 0.15
-"""The critic's plug-in on its own training rows above the test plug-in by more than this share of
-the estimate: it memorised its training pairs, and the test estimate likely reads low."""
 NORM_TOLERANCE = 3.0
 """|log E_q[e^min(c, max joint c)]| above this many nats: the critic is far from normalised."""
-SPREAD_TOLERANCE = 0.2
-"""Half-width of the 95% interval above this share of the estimate: the folds disagree."""
-MIN_ROWS_PER_DIM = 250
-"""Fewer rows than this per input dimension (dim x + dim y): the estimate tends to read low by more
-than its interval allows (10-d tasks at n = 2,000 read 5-16% low)."""
+SPREAD_TOLERANCE = 1.0
+"""Half-width of the 95% interval above this share of the estimate: the MI is pinned down only roughly."""
+REPEATED_ROWS = 0.1
+"""Share of exactly repeated rows in continuous-looking data above which ``estimate_mi`` says so."""
 
 PAPER_DEFAULTS = {"nu": 1.0}
 DEFAULT_NU = 16.0
 """The anchor family's weight in ``estimate_mi`` (the paper's default is 1; README, "Estimating MI
 on your data", has the measurements)."""
+DEFAULT_BATCH = 64
+"""Pairs per step B unless a fold has fewer training pairs (then all of them)."""
 DEFAULT_CRITIC_PARAMS = {"width": 128, "depth": 2}
 """The default network of each encoder (separable) or of the joint critic in ``estimate_mi``."""
 
 
 @dataclass
 class Estimate:
-    """An MI estimate from held-out pairs, in ``unit``, with the critic's own checks.
+    """An MI estimate from held-out pairs, in ``unit``, with its 95% interval and self-checks.
 
-    With ``folds`` > 1 (cross-fitting) every row is a test pair exactly once, for a critic that
-    never saw it; ``mi`` is the mean over folds, and ``stderr`` is the standard deviation of the
-    fold estimates over sqrt(folds), so it includes the critic-to-critic variation as well as the
-    test-sample noise; the 95% interval uses Student's t with folds - 1 degrees of freedom. With
-    ``folds=1`` the interval is the i.i.d. one of the test average for the single critic. Neither
-    covers a bias shared by all critics (an imperfect normalised critic underestimates:
-    E_p[c] = I - KL(p || q e^c)); the diagnostics are there to show when one is likely.
+    Cross-fitting: every row is a test pair exactly once (``folds`` > 1), for a critic that never
+    saw it. Three numbers describe the estimate:
+
+    * ``plug_in``: the held-out plug-in, the mean critic value on test pairs averaged over folds
+      (the paper's estimator). A critic fitted on finitely many rows reads low there: for a
+      normalised critic E_p[c] = I - KL(p || q e^c).
+    * ``mi_raw``: for plug-in objectives, the midpoint of ``plug_in`` and the same plug-in on as
+      many of each critic's own training rows (``plug_in + fit_gap / 2``). To first order the
+      training rows read high by as much as the test rows read low (as training and test risks
+      of a model fitted by a proper scoring rule do; Takeuchi 1976), so the midpoint cancels the
+      first-order term of the shared bias that no spread between folds can show. For bound
+      objectives ``mi_raw`` is ``plug_in`` (the held-out bound).
+    * ``mi``: ``max(mi_raw, 0)``. MI is never negative; the clipping changes nothing when
+      ``mi_raw`` >= 0 and otherwise adds -mi_raw, so near MI = 0 it reads slightly high on average
+      (by E[max(-mi_raw, 0)], a few hundredths of a nat at n = 1,000).
+
+    The 95% interval (``ci_low``, ``ci_high``, clipped at 0) spans from the held-out plug-in to
+    the training plug-in, each end widened by the statistical half-width: Student's t over the
+    fold estimates with folds - 1 degrees of freedom (``stderr`` is their standard deviation over
+    sqrt(folds), critic-to-critic variation included; with ``folds=1``, the i.i.d. interval of
+    the test average). An estimate its rows cannot pin down therefore gets a wide interval. The
+    README ("Estimating MI on your data") has its coverage on the benchmark suite.
+
+    ``model`` says what the folds kept: each critic starts as the Gaussian-copula critic of its
+    training rows (``anchor.copula``) and a network learns a correction; a fold keeps whichever
+    of the constant critic c = 0, the copula critic and the network's checkpoints scores best
+    on its validation pairs (by the objective's own held-out criterion, for the anchor a proper
+    scoring rule): "gaussian copula" (every fold kept it: the rows do not support more than a
+    Gaussian copula), "network", "none" (no dependence found) or a mix.
 
     Diagnostics, computed on each fold's test rows and averaged over folds (in ``unit``):
 
@@ -73,18 +96,19 @@ class Estimate:
       E_p[c] - log E_q[e^c] and E_p[c] + 1 - E_q[e^c]; for a self-normalised critic both equal
       the plug-in.
     * per fold in ``folds``: ``converged`` (stopped by patience, not by ``max_steps``),
-      ``best_step`` (the step of the kept weights; -1 when none beat c = 0), ``steps`` (steps
-      trained) and ``no_dependence`` (no checkpoint beat the constant critic c = 0 on validation
-      pairs: the fold reports 0 for every value).
-    * ``fit_gap``: the plug-in on as many of the critic's own training rows as it has test rows,
-      minus the test plug-in; large when the critic memorised its training pairs.
+      ``best_step`` (the step of the kept weights; -1 for c = 0 or the untrained copula
+      critic), ``kept`` ("zero", "start" or "trained"), ``copula_components`` (canonical pairs
+      in the copula critic), ``steps`` and ``no_dependence`` (the fold reports 0).
+    * ``fit_gap``: the training plug-in minus the held-out plug-in.
 
-    A warning is raised when the fit gap exceeds 15% of the estimate, the capped normalisation is
-    beyond +-3 nats, a fold stopped at ``max_steps``, the interval's half-width exceeds 20% of the
-    estimate, or there are fewer than 250 rows per input dimension (the module's constants; the
-    README has the measurements behind each).
-    ``warnings`` lists what the checks found (empty: nothing); ``trusted`` is True when it is
-    empty; ``str(est)`` prints the estimate and the first warning. ``settings`` holds the
+    ``warnings`` lists what the checks found, only what the interval cannot show: a fold that
+    stopped at ``max_steps``, a critic far from normalised (capped normalisation beyond +-3
+    nats), an interval wider than the estimate itself, continuous-looking columns with many
+    repeated rows, and a column of x that is a column of y (then the continuous MI is
+    infinite). ``trusted`` is True when it is empty; ``str(est)`` prints the estimate and the
+    first warning. ``x_columns`` and ``y_columns`` name the columns the critic saw
+    (``anchor.tables``: DataFrame names, ``name=level`` for categories, ``x0, x1, ...`` for
+    arrays); ``encoding`` says how each input column was encoded. ``settings`` holds the
     settings that differ from the paper's (shown by ``str``).
     """
 
@@ -100,6 +124,9 @@ class Estimate:
     critic: str
     folds: pd.DataFrame = field(repr=False)
     history: pd.DataFrame = field(repr=False)
+    mi_raw: float = math.nan
+    plug_in: float = math.nan
+    model: str = ""
     log_norm: float = math.nan
     log_norm_capped: float = math.nan
     fit_gap: float = math.nan
@@ -108,6 +135,9 @@ class Estimate:
     warnings: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = math.nan
+    x_columns: list[str] = field(default_factory=list)
+    y_columns: list[str] = field(default_factory=list)
+    encoding: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
     critics: list[Critic | None] = field(default_factory=list, repr=False, compare=False)
     """The trained fold critics (eval mode, on the training device; None: the fold kept c = 0);
     empty when made with ``keep_critics=False``."""
@@ -121,10 +151,11 @@ class Estimate:
         """True when no check raised a warning."""
         return not self.warnings
 
-    def __str__(self) -> str:
-        extra = "".join(f", {k}={v}" for k, v in self.settings.items())
+    def headline(self) -> str:
+        """The estimate, its interval and settings, and what the folds kept (no warnings)."""
+        extra = "".join(f", {k}={v:g}" if isinstance(v, float) else f", {k}={v}" for k, v in self.settings.items())
         line = (
-            f"{self.mi:.3f} ± {self.stderr:.3f} {self.unit} (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
+            f"{self.mi:.3f} {self.unit} (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
             f"{self.objective}{extra}, {self.critic} critic, {len(self.folds)} fold(s), n_test={self.n_test})"
         )
         zero = int(self.folds["no_dependence"].sum()) if "no_dependence" in self.folds else 0
@@ -138,15 +169,29 @@ class Estimate:
                 f"\nno dependence found in {zero} of {len(self.folds)} fold(s): no critic beat c = 0 on its "
                 "validation pairs"
             )
+        elif self.model == "gaussian copula":
+            line += (
+                "\nGaussian-copula estimate: in every fold the network's refinements did not beat the Gaussian "
+                "copula of the normal scores on held-out pairs, so these rows support no more than it; dependence "
+                "of another shape, if any, would need more rows to show"
+            )
+        return line
+
+    def __str__(self) -> str:
+        line = self.headline()
         if self.warnings:
-            more = f" (+{len(self.warnings) - 1} more in .warnings)" if len(self.warnings) > 1 else ""
-            line += f"\nwarning: {self.warnings[0]}{more}"
+            more = len(self.warnings) - 1
+            line += f"\nwarning: {self.warnings[0]}"
+            if more:
+                line += f"\n({more} more warning{'s' if more > 1 else ''} in est.warnings)"
         return line
 
     @torch.no_grad()
-    def pmi(self, x: Any, y: Any, *, out_of_fold: bool = False, chunk: int = 65_536) -> np.ndarray:
+    def pmi(self, x: Any, y: Any, *, out_of_fold: bool = False, chunk: int = 65_536) -> np.ndarray | pd.Series:
         """Pointwise mutual information c(x_i, y_i) of each pair (row i of x with row i of y), in
-        the estimate's unit, as a float64 numpy array of length n.
+        the estimate's unit, as a float64 numpy array of length n; a pandas Series named "pmi"
+        with x's index when x is a DataFrame or Series. x and y are encoded as in ``estimate_mi``
+        (``anchor.tables``) and must have the estimate's columns.
 
         Each fold's critic scores the pairs after its own marginal maps (the ones fitted on its
         training rows), and the fold critics are averaged. For a plug-in objective (the anchor
@@ -158,7 +203,7 @@ class Estimate:
 
         ``out_of_fold=True`` is for the rows the estimate was fitted on, in their original
         order: each row is scored only by the critic of the fold whose test part it was, which
-        never saw it (the PMIs then average to ``mi``). With ``folds=1`` the rows outside the
+        never saw it (the PMIs then average to ``plug_in``). With ``folds=1`` the rows outside the
         test part have no such critic and get NaN.
         """
         if not self.critics:
@@ -166,13 +211,19 @@ class Estimate:
                 "est.pmi needs the trained critics, but this estimate was made with keep_critics=False; "
                 "rerun estimate_mi with keep_critics=True"
             )
-        xt, yt = check_pairs(x, y)
+        tx, ty, xt, yt = paired_tables(x, y)
         mx, my = self.maps[0]
         if xt.shape[1] != mx.dim or yt.shape[1] != my.dim:
             raise ValueError(
                 f"x and y must have the estimate's dimensions ({mx.dim} and {my.dim} columns), "
                 f"got {xt.shape[1]} and {yt.shape[1]}"
             )
+        for name, given, fitted, data in (("x", tx, self.x_columns, x), ("y", ty, self.y_columns, y)):
+            if isinstance(data, pd.DataFrame | pd.Series) and fitted and given.columns != fitted:
+                raise ValueError(
+                    f"{name} must have the columns the estimate was fitted on, {fitted}, got {given.columns} "
+                    "(categorical columns need the same levels)"
+                )
         chunk = check_int("chunk", chunk, low=1)
         n = xt.shape[0]
         xt, yt = xt.cpu(), yt.cpu()
@@ -203,7 +254,11 @@ class Estimate:
         else:
             every = torch.arange(n)
             values = torch.stack([score(k, every) for k in range(len(self.critics))]).mean(0)
-        return (values * UNITS[self.unit]).numpy()
+        out = (values * UNITS[self.unit]).numpy()
+        for data in (x, y):
+            if isinstance(data, pd.DataFrame | pd.Series):
+                return pd.Series(out, index=data.index, name="pmi")
+        return out
 
 
 class EstimateWarning(UserWarning):
@@ -273,6 +328,24 @@ def _padded(parts: list[torch.Tensor]) -> torch.Tensor:
     return out
 
 
+def _val_blocks(val: list[tuple[torch.Tensor, torch.Tensor]], batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each fold's validation rows as (folds, nb, vb, d) blocks of vb = min(B, n_val) rows (the same
+    number for every fold; rows beyond nb * vb are left out)."""
+    n_val = min(v[0].shape[0] for v in val)
+    vb = min(batch_size, n_val)
+    nb = n_val // vb
+    vx = torch.stack([v[0][: nb * vb].reshape(nb, vb, -1) for v in val])
+    vy = torch.stack([v[1][: nb * vb].reshape(nb, vb, -1) for v in val])
+    return vx, vy
+
+
+def _held_out_select(obj: Objective, logits: torch.Tensor) -> float:
+    """The objective's selection criterion (lower is better) averaged over a (nb, vb, vb) stack."""
+    if obj.batched:
+        return float(obj.select(logits).mean())
+    return float(torch.stack([obj.select(logits[b]) for b in range(logits.shape[0])]).mean())
+
+
 def _train_folds(
     train: list[tuple[torch.Tensor, torch.Tensor]],
     val: list[tuple[torch.Tensor, torch.Tensor]],
@@ -290,6 +363,7 @@ def _train_folds(
     device: torch.device,
     progress: bool,
     desc: str,
+    start_candidate: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[int, str]]:
     """Train one critic per fold, all folds at once as one batched ensemble (``torch.func``).
 
@@ -298,7 +372,9 @@ def _train_folds(
     acts on each weight separately). Every ``eval_every`` steps the averaged weights are scored
     on each fold's validation rows with the objective's selection criterion (``select``); a fold
     stops improving after ``patience`` evaluations, and the run ends when every fold has
-    stopped or at ``max_steps``. Returns per fold: best weights, best step, steps trained,
+    stopped or at ``max_steps``. With ``start_candidate`` the untrained critics are scored first
+    (step -1), so a fold keeps them when no trained checkpoint beats them. Returns per fold:
+    best weights, best step, steps trained,
     whether it converged and its history; and the folds that diverged, with the reason.
     """
     F = len(nets)
@@ -315,11 +391,8 @@ def _train_folds(
     average = None if ema_decay is None else {k: v.detach().clone() for k, v in params.items()}
 
     tx, ty = _padded([t[0] for t in train]), _padded([t[1] for t in train])
-    n_val = min(v[0].shape[0] for v in val)
-    vb = min(batch_size, n_val)
-    nb = n_val // vb
-    vx = torch.stack([v[0][: nb * vb].reshape(nb, vb, -1) for v in val])
-    vy = torch.stack([v[1][: nb * vb].reshape(nb, vb, -1) for v in val])
+    vx, vy = _val_blocks(val, batch_size)
+    nb, vb = vx.shape[1], vx.shape[2]
     generator = torch.Generator(device=device).manual_seed(seed)
     batches = _FoldBatches([t[0].shape[0] for t in train], batch_size, generator, device)
     rows = torch.arange(F, device=device)[:, None]
@@ -329,8 +402,7 @@ def _train_folds(
     if plug_in:  # the constant critic c = 0 (independence, estimate 0) is the first candidate to beat
         zeros = torch.zeros(nb, vb, vb, device=device)
         for f in range(F):
-            zero_loss = float(objs[f].select(zeros).mean()) if objs[f].batched else float(objs[f].select(zeros[0]))
-            best[f].update(loss=zero_loss, state="zero")
+            best[f].update(loss=_held_out_select(objs[f], zeros), state="zero")
     failed: dict[int, str] = {}
     streak = [0] * F
     finite = [0] * F  # finite validation losses seen per fold
@@ -345,10 +417,10 @@ def _train_folds(
         for f in range(F):
             if f in failed:
                 continue
+            loss = _held_out_select(objs[f], logits[f])
             if objs[f].batched:
-                loss, value = float(objs[f].select(logits[f]).mean()), float(objs[f].estimate(logits[f]).mean())
+                value = float(objs[f].estimate(logits[f]).mean())
             else:
-                loss = float(torch.stack([objs[f].select(logits[f, b]) for b in range(nb)]).mean())
                 value = float(torch.stack([objs[f].estimate(logits[f, b]) for b in range(nb)]).mean())
             evals[f].append({"step": step, "val_loss": loss, "val_estimate": value})
             finite[f] += math.isfinite(loss)
@@ -363,7 +435,9 @@ def _train_folds(
                 state["since"] += 1
             state["done"] = state["since"] >= patience
 
-    bar = tqdm(total=max_steps, desc=desc, disable=not progress, leave=False, mininterval=0.5)
+    if start_candidate:  # the untrained critic (the Gaussian-copula start) is the next candidate
+        validate(-1)
+    bar = progress_bar(total=max_steps, desc=desc, enabled=progress)
     step = -1
     for step in range(max_steps):
         idx = batches()
@@ -422,10 +496,16 @@ def _train_folds(
                 "best_step": best[f]["step"],
                 "steps": step + 1,
                 "converged": best[f]["since"] >= patience,
+                "kept": "zero" if best[f]["state"] == "zero" else "start" if best[f]["step"] == -1 else "trained",
                 "history": history,
             }
         )
     return out, failed
+
+
+def _separable(critic: Critic) -> bool:
+    """A separable critic, alone or behind the copula start (cheap to score on many pairs)."""
+    return isinstance(getattr(critic, "inner", critic), SeparableCritic)
 
 
 @torch.no_grad()
@@ -433,7 +513,7 @@ def _product_pairs(critic: Critic, x: torch.Tensor, y: torch.Tensor, budget: int
     """Critic values on up to ``budget`` product pairs (x_i, y_j), i != j, of the test rows: all
     off-diagonal pairs within blocks of rows (as many blocks as the budget allows)."""
     n = x.shape[0]
-    block = min(n, 256 if isinstance(critic, CRITICS["separable"]) else 64)
+    block = min(n, 256 if _separable(critic) else 64)
     blocks = max(1, min(n // block, budget // (block * (block - 1))))
     order = torch.randperm(n, generator=generator)[: blocks * block].to(x.device)
     off = ~torch.eye(block, dtype=torch.bool, device=x.device)
@@ -447,7 +527,7 @@ def _test_fold(critic: Critic, obj: Objective, x: torch.Tensor, y: torch.Tensor,
     held = evaluate(critic, obj, x, y, batch_size=min(batch_size, x.shape[0]))
     chunk = 65_536
     joint = torch.cat([critic.pairs(x[i : i + chunk], y[i : i + chunk]) for i in range(0, x.shape[0], chunk)]).double()
-    budget = PRODUCT_PAIRS["separable" if isinstance(critic, CRITICS["separable"]) else "other"]
+    budget = PRODUCT_PAIRS["separable" if _separable(critic) else "other"]
     product = _product_pairs(critic, x, y, budget, generator)
     plug = float(joint.mean())
     log_norm = float(torch.logsumexp(product, 0) - math.log(product.numel()))
@@ -466,31 +546,18 @@ def _test_fold(critic: Critic, obj: Objective, x: torch.Tensor, y: torch.Tensor,
 
 
 def _checks(
-    table: pd.DataFrame, mi: float, half_width: float, objective: Objective, max_steps: int, rows: int, dims: int
+    table: pd.DataFrame, interval: Interval, objective: Objective, max_steps: int, *, scale: float, unit: str
 ) -> list[str]:
-    """What the self-checks found (see ``Estimate``); thresholds: the module's ``*_TOLERANCE`` and
-    ``MIN_ROWS_PER_DIM``."""
+    """What the critic's self-checks found that the interval does not show (see ``Estimate``);
+    thresholds: the module's ``*_TOLERANCE``. Values are given in ``unit`` (nats times ``scale``)."""
     found = []
-    if rows < MIN_ROWS_PER_DIM * dims:
-        found.append(
-            f"only {rows / dims:.0f} rows per input dimension ({rows} rows, {dims} dimensions; fewer than "
-            f"{MIN_ROWS_PER_DIM}): the estimate tends to read low by more than its interval shows; more rows would help"
-        )
-    scale = max(abs(mi), 0.1)  # nats; a floor so that estimates near 0 are not judged by ratios
     if objective.kind == "plug-in":
-        gap = float((table.plug_in_train - table.plug_in).mean())
-        if gap > FIT_GAP_TOLERANCE * scale:
-            found.append(
-                f"the critics read {gap:.3f} nats more on their own training pairs than on the test pairs "
-                f"(more than {FIT_GAP_TOLERANCE:.0%} of the estimate): they memorised their training data, so the "
-                "estimate likely reads low; more rows would help"
-            )
         norm = float(table.log_norm_capped.mean())
         if abs(norm) > NORM_TOLERANCE:
             found.append(
-                f"the critic is far from normalised on new pairs (log E_q[e^c] = {norm:+.2f} nats with c capped at "
-                f"its largest value on joint pairs, beyond +-{NORM_TOLERANCE:g}): it is not the log density ratio "
-                "and the plug-in may be off either way; heavy tails do this"
+                f"the critic is far from normalised on new pairs (log E_q[e^c] = {norm * scale:+.2f} {unit} with c "
+                f"capped at its largest value on joint pairs, beyond +-{NORM_TOLERANCE * scale:g}): it is not the log "
+                "density ratio and the plug-in may be off either way; heavy tails do this"
             )
     stuck = table.index[~table.converged].tolist()
     if stuck:
@@ -498,12 +565,46 @@ def _checks(
             f"fold(s) {', '.join(str(k + 1) for k in stuck)} stopped at max_steps={max_steps} before the validation "
             "loss stopped improving: raise max_steps"
         )
-    if math.isfinite(half_width) and half_width > SPREAD_TOLERANCE * max(abs(mi), 0.1):
+    half = (interval.high - interval.low) / 2
+    if math.isfinite(half) and half > SPREAD_TOLERANCE * max(interval.mi, 0.1):
         found.append(
-            f"the folds disagree (95% interval +-{half_width:.3f} nats around {mi:.3f}): too few rows for this "
-            "dependence; treat the estimate as rough"
+            f"the 95% interval ({max(interval.low, 0) * scale:.3f} to {max(interval.high, 0) * scale:.3f} {unit}) is "
+            "wider than the estimate itself: these rows pin the MI down only roughly; more rows would narrow it"
         )
     return found
+
+
+def _data_checks(tx: Table, ty: Table, rows: int) -> list[str]:
+    """Warnings about the data itself: a continuous-looking column shared by x and y (infinite
+    MI), and continuous-looking columns with many exactly repeated rows."""
+    found = []
+    same = identical_columns(tx, ty)
+    if same:
+        pairs = ", ".join(f"x {a!r} and y {b!r}" for a, b in same[:3])
+        found.append(
+            f"{pairs} hold the same continuous variable (equal ranks): its MI with itself is infinite, so the "
+            "estimate grows without bound with the rows and training; drop the shared column from one side"
+        )
+    repeated = repeated_rows(tx, ty)
+    if repeated > REPEATED_ROWS:
+        distinct = round(rows * (1 - repeated))
+        found.append(
+            f"{repeated:.0%} of the rows repeat an earlier row exactly although every column looks continuous: the "
+            f"estimate measures the MI of these {distinct} distinct rows as drawn with their repeats (the critics "
+            f"see the same rows in training and test, up to log {distinct} = {math.log(distinct):.2f} nats), not of "
+            "a continuous source they may come from; if the repeats are an accident (oversampling, concatenated "
+            "copies), drop them first (DataFrame.drop_duplicates or numpy.unique(..., axis=0))"
+        )
+    return found
+
+
+def _model_kept(table: pd.DataFrame) -> str:
+    """What the folds kept: "none", "gaussian copula", "network", or the mix (e.g. "3 network, 2 gaussian copula")."""
+    names = {"zero": "none", "start": "gaussian copula", "trained": "network"}
+    counts = table.kept.map(names).value_counts()
+    if len(counts) == 1:
+        return str(counts.index[0])
+    return ", ".join(f"{n} {name}" for name, n in counts.items())
 
 
 @keeps_global_rng
@@ -514,7 +615,7 @@ def estimate_mi(
     critic: str = "separable",
     *,
     folds: int = 5,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     lr: float = 1e-3,
     max_steps: int = 4000,
     eval_every: int = 100,
@@ -529,10 +630,16 @@ def estimate_mi(
     progress: bool = True,
     warn: bool = True,
     keep_critics: bool = True,
+    copula: bool | None = None,
     critic_params: dict[str, Any] | None = None,
     objective_params: dict[str, Any] | None = None,
 ) -> Estimate:
-    """Estimate I(X; Y) from paired samples x (n, dx) and y (n, dy), numpy or torch.
+    """Estimate I(X; Y) from paired samples x (n, dx) and y (n, dy).
+
+    x and y may be pandas DataFrames or Series (their column names are kept: ``est.x_columns``),
+    numpy arrays, torch tensors or anything with ``__array__``; integer and boolean columns are
+    used as numbers (ties get their mid-rank normal score), categorical and text columns become
+    one indicator column per level (``anchor.tables``). A 1-D array is one column.
 
     Cross-fitting: the rows are shuffled and cut into ``folds`` test parts. For each, a critic is
     trained on the other rows (``val_fraction`` of them, at most ``MAX_VAL``, held out for early
@@ -543,6 +650,15 @@ def estimate_mi(
     Each column of x and y first goes through a strictly increasing map fitted on the fold's
     training rows (``marginals``: "normal-scores", "standardize" or "none"; ``anchor.marginals``),
     which leaves the MI unchanged.
+
+    The Gaussian-copula start (``copula``; by default for plug-in objectives): each fold's critic
+    begins as the closed-form log ratio of the Gaussian copula of its training rows (leading
+    canonical pairs, their number and a ridge chosen on the validation pairs; ``anchor.copula``),
+    and the network learns a correction on top of it. The untrained start is the first
+    candidate every checkpoint must beat on the validation pairs, so with few rows, or when the
+    dependence is a Gaussian copula, the estimate is the copula's; ``est.model`` says what the
+    folds kept. The estimate is the midpoint of the held-out and the training plug-in, its
+    interval spans both (``Estimate``).
 
     Training: Adam, a fresh minibatch of ``batch_size`` distinct training rows per step, an
     exponential moving average of the weights (``ema_decay``, warmed up as
@@ -561,7 +677,8 @@ def estimate_mi(
     which read 30% high at n = 10,000; larger nu reads lower, best at n = 10,000 near 32, at
     n = 1,000 near 8); ``str(est)`` shows it, and ``objective_params={"nu": 1.0}`` gives the
     paper's setting. A run takes about 10 s for 10,000 rows on 2 CPU cores; tasks that need
-    more steps (spirals, 8 nats) stop at ``max_steps`` and say so in ``warnings``.
+    more steps (spirals, 8 nats) stop at ``max_steps`` and say so in ``warnings``. The README's
+    "How many rows do I need" has the accuracy and coverage from 500 to 10,000 rows.
 
     Independent data: for plug-in objectives the constant critic c = 0 (the log ratio of
     independent variables, estimate 0) is the first candidate every fold must beat on its
@@ -576,12 +693,15 @@ def estimate_mi(
             on test pairs, bound objectives their bound averaged over test batches.
         critic: "joint" or "separable" (or another name in ``anchor.CRITICS``).
         folds: number of cross-fitting folds (>= 2 gives the between-fold interval), or 1.
-        batch_size: pairs per step B; the anchor uses K = B - 1 candidates per tuple.
+        batch_size: pairs per step B; the anchor uses K = B - 1 candidates per tuple. None: 64,
+            or every training pair of a fold when it has fewer.
         marginals: the per-column map, see above.
         unit: "nats" or "bits" (every MI-valued field and ``folds`` column; ``history`` is nats).
         device: e.g. "cuda"; the data is moved there.
         warn: also issue an ``EstimateWarning`` when a self-check fails (it is in ``.warnings``
             either way).
+        copula: start each critic from the Gaussian-copula critic (see above); None: True for
+            plug-in objectives, False for bounds (whose critics carry a free offset).
         keep_critics: keep the trained fold critics and marginal maps on the ``Estimate`` for
             ``est.pmi`` (the networks and at most 2,048 knots per column; not the data).
         critic_params, objective_params: passed to ``get_critic`` / ``get_objective``;
@@ -601,7 +721,7 @@ def estimate_mi(
     import time
 
     start = time.perf_counter()
-    xt, yt = check_pairs(x, y)
+    tx, ty, xt, yt = paired_tables(x, y)
     check_choice("objective", objective, OBJECTIVES)
     check_choice("critic", critic, CRITICS)
     check_choice("unit", unit, UNITS)
@@ -616,17 +736,20 @@ def estimate_mi(
     if ema_decay is not None:
         ema_decay = check_float("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
     seed = check_seed(seed)
-    batch_size = check_int("batch_size", batch_size, low=2)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, low=2)
     objective_params, critic_params, settings = _model_params(objective, critic, objective_params, critic_params)
     name = get_objective(objective, **objective_params).name  # fails on bad parameters before training
     get_critic(critic, xt.shape[1], yt.shape[1], **critic_params)  # likewise
 
     parts = _fold_indices(xt.shape[0], folds, val_fraction, torch.Generator().manual_seed(seed))
     n_train = min(len(p[0]) for p in parts)
+    if batch_size is None:  # B = 64, or every training pair when a fold has fewer
+        batch_size = min(DEFAULT_BATCH, n_train)
     if batch_size > n_train:
         raise ValueError(
             f"batch_size must be at most the number of training pairs ({n_train} of {xt.shape[0]} rows), "
-            f"got {batch_size}"
+            f"got {batch_size}; leave batch_size=None to use min(64, training pairs)"
         )
     device = check_device(device)
     xt, yt = xt.cpu(), yt.cpu()  # the maps are fitted in numpy; the mapped data moves to the device
@@ -636,9 +759,17 @@ def estimate_mi(
         torch.manual_seed(seed + k)  # the critic's initial weights
         nets.append(get_critic(critic, xt.shape[1], yt.shape[1], **critic_params).to(device))
     objs = [get_objective(objective, **objective_params) for _ in range(folds)]
+    train = [(data[k][0][p[0].to(device)], data[k][1][p[0].to(device)]) for k, p in enumerate(parts)]
+    val = [(data[k][0][p[1].to(device)], data[k][1][p[1].to(device)]) for k, p in enumerate(parts)]
+    use_copula = objs[0].kind == "plug-in" if copula is None else bool(copula)
+    if use_copula:
+        vx, vy = _val_blocks(val, batch_size)
+        for k in range(folds):
+            fit = fit_copula(*train[k], vx[k], vy[k], partial(_held_out_select, objs[k]))
+            nets[k] = CopulaCritic(nets[k], fit).to(device)
     trained, failed = _train_folds(
-        [(data[k][0][p[0].to(device)], data[k][1][p[0].to(device)]) for k, p in enumerate(parts)],
-        [(data[k][0][p[1].to(device)], data[k][1][p[1].to(device)]) for k, p in enumerate(parts)],
+        train,
+        val,
         nets,
         objs,
         batch_size=batch_size,
@@ -652,6 +783,7 @@ def estimate_mi(
         device=device,
         progress=progress,
         desc=f"estimate_mi ({name}, {critic} critic, {folds} fold(s))",
+        start_candidate=use_copula,
     )
     history = pd.concat([t["history"].assign(fold=k) for k, t in enumerate(trained)], ignore_index=True)
     table = _test_folds(trained, failed, parts, nets, objs, data, batch_size, torch.Generator().manual_seed(seed))
@@ -659,17 +791,19 @@ def estimate_mi(
         raise _failure(failed, table, history, folds=folds, name=name, critic=critic, lr=lr,
                        objective=objective, marginals=marginals)  # fmt: skip
 
-    mi, stderr, half = _interval(table, folds)
-    found = _checks(table, mi, half, objs[0], max_steps, xt.shape[0], xt.shape[1] + yt.shape[1])
+    plug_in_objective = objs[0].kind == "plug-in"
+    interval = _interval(table, folds, plug_in_objective)
     scale = UNITS[unit]
+    found = _checks(table, interval, objs[0], max_steps, scale=scale, unit=unit)
+    found += _data_checks(tx, ty, xt.shape[0])
     shown = table.copy()
     for column in ("mi", "stderr", "plug_in", "plug_in_train", "log_norm", "log_norm_capped", "dv", "nwj"):
         shown[column] = shown[column] * scale
     est = Estimate(
-        mi=mi * scale,
-        stderr=stderr * scale,
-        ci_low=(mi - half) * scale,
-        ci_high=(mi + half) * scale,
+        mi=max(interval.mi, 0.0) * scale,
+        stderr=interval.stderr * scale,
+        ci_low=max(interval.low, 0.0) * scale,
+        ci_high=max(interval.high, 0.0) * scale,
         n_train=n_train,
         n_val=min(len(p[1]) for p in parts),
         n_test=sum(len(p[2]) for p in parts),
@@ -678,6 +812,9 @@ def estimate_mi(
         critic=critic,
         folds=shown,
         history=history,
+        mi_raw=interval.mi * scale,
+        plug_in=interval.plug_in * scale,
+        model=_model_kept(table),
         log_norm=float(table.log_norm.mean()) * scale,
         log_norm_capped=float(table.log_norm_capped.mean()) * scale,
         fit_gap=float((table.plug_in_train - table.plug_in).mean()) * scale,
@@ -686,12 +823,15 @@ def estimate_mi(
         warnings=found,
         settings=settings,
         seconds=time.perf_counter() - start,
+        x_columns=tx.columns,
+        y_columns=ty.columns,
+        encoding={"x": tx.encoding, "y": ty.encoding},
     )
     if keep_critics:
         _keep_critics(est, table, nets, maps, parts, xt.shape[0])
     if warn:
         for message in found:
-            warnings.warn(f"estimate_mi: {message}", EstimateWarning, stacklevel=2)
+            warnings.warn(f"estimate_mi: {message}", EstimateWarning, stacklevel=3)  # past keeps_global_rng
     return est
 
 
@@ -706,7 +846,7 @@ def _model_params(
     if "nu" in inspect.signature(OBJECTIVES[objective]).parameters and "nu" not in objective_params:
         objective_params["nu"] = DEFAULT_NU  # the anchor family's weight; see estimate_mi's docstring
     if objective_params.get("nu", PAPER_DEFAULTS["nu"]) != PAPER_DEFAULTS["nu"]:
-        settings["nu"] = f"{objective_params['nu']:g}"
+        settings["nu"] = float(objective_params["nu"])
     accepted = inspect.signature(CRITICS[critic]).parameters
     defaults = {k: v for k, v in DEFAULT_CRITIC_PARAMS.items() if k in accepted}
     return objective_params, {**defaults, **(critic_params or {})}, settings
@@ -727,7 +867,7 @@ def _mapped_folds(
 
 
 FOLD_COLUMNS = ["fold", "mi", "stderr", "plug_in", "plug_in_train", "log_norm", "log_norm_capped", "dv", "nwj",
-                "n_test", "best_step", "steps", "converged", "no_dependence"]  # fmt: skip
+                "n_test", "best_step", "steps", "converged", "no_dependence", "kept", "copula_components"]  # fmt: skip
 
 
 def _test_folds(
@@ -747,7 +887,7 @@ def _test_folds(
                                          "dv", "nwj")}  # fmt: skip
             test["n_test"] = len(test_idx)
         else:
-            nets[k].load_state_dict(result["state"])
+            nets[k].load_state_dict({**dict(nets[k].named_buffers()), **result["state"]})  # buffers: fixed per fold
             nets[k].eval()
             test = _test_fold(nets[k], objs[k], data[k][0][test_idx.to(device)], data[k][1][test_idx.to(device)],
                               batch_size, generator)  # fmt: skip
@@ -758,7 +898,8 @@ def _test_folds(
             failed[k] = f"read {test['mi']:.3g} nats on its test rows"
             continue
         rows.append({"fold": k, **test, "best_step": result["best_step"], "steps": result["steps"],
-                     "converged": result["converged"], "no_dependence": result["state"] == "zero"})  # fmt: skip
+                     "converged": result["converged"], "no_dependence": result["state"] == "zero",
+                     "kept": result["kept"], "copula_components": getattr(nets[k], "components", -1)})  # fmt: skip
     return pd.DataFrame(rows, columns=FOLD_COLUMNS)
 
 
@@ -784,15 +925,39 @@ def _failure(
     )
 
 
-def _interval(table: pd.DataFrame, folds: int) -> tuple[float, float, float]:
-    """The estimate (mean over folds), its standard error and the half-width of its 95% interval:
-    Student's t over the fold estimates, or with one fold the normal interval of its test pairs."""
-    mi = float(table.mi.mean())
+@dataclass(frozen=True)
+class Interval:
+    """The estimate and its 95% interval in nats, before clipping at 0 (see ``Estimate``)."""
+
+    plug_in: float
+    mi: float
+    stderr: float
+    low: float
+    high: float
+
+
+def _interval(table: pd.DataFrame, folds: int, plug_in_objective: bool) -> Interval:
+    """The estimate and its 95% interval (nats).
+
+    The statistical part is Student's t over the fold estimates (or, with one fold, the normal
+    interval of its test pairs). For a plug-in objective the estimate is the midpoint of the
+    held-out plug-in and the plug-in on as many of each critic's own training rows, and the
+    interval spans from the held-out value to the training value, each widened by the
+    statistical half-width: to first order the two err by the same amount in opposite
+    directions (``Estimate``)."""
     if folds == 1:
         stderr = float(table.stderr.iloc[0])
-        return mi, stderr, float(stats.norm.ppf(0.975)) * stderr
-    stderr = float(table.mi.std()) / math.sqrt(folds)
-    return mi, stderr, float(stats.t.ppf(0.975, folds - 1)) * stderr
+        t = float(stats.norm.ppf(0.975))
+    else:
+        stderr = float(table.mi.std()) / math.sqrt(folds)
+        t = float(stats.t.ppf(0.975, folds - 1))
+    held_out = float(table.mi.mean())
+    if not plug_in_objective:
+        return Interval(held_out, held_out, stderr, held_out - t * stderr, held_out + t * stderr)
+    seen = float(table.plug_in_train.mean())
+    return Interval(
+        held_out, (held_out + seen) / 2, stderr, min(held_out, seen) - t * stderr, max(held_out, seen) + t * stderr
+    )
 
 
 def _keep_critics(est: Estimate, table: pd.DataFrame, nets: list, maps: list, parts: list, n: int) -> None:

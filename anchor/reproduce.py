@@ -451,4 +451,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ._console import run_command
+
+    raise SystemExit(run_command(main, "python -m anchor.reproduce"))

@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from ._checks import check_choice, check_device, check_float, check_int, check_seed
+from ._console import progress_bar
 from ._random import keeps_global_rng
 from .cache import CacheFileError, atomic_write, clean_temporaries, config_key, run_context
 from .encoders import ENCODERS, ContrastiveCritic
@@ -397,7 +397,7 @@ def _train_epochs(
     checkpoint after it. Returns True when the loss became non-finite: the run then ends with a
     ``diverged`` row in that epoch, saved as finished."""
     name = run.config["objective"]
-    bar = tqdm(range(start_epoch, run.epochs), desc=f"{name} seed {run.seed}", disable=not progress, leave=False)
+    bar = progress_bar(range(start_epoch, run.epochs), desc=f"{name} seed {run.seed}", enabled=progress)
     for epoch in bar:
         run.critic.train()
         tic = time.perf_counter()

@@ -84,4 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from ._console import run_command
+
+    raise SystemExit(run_command(main, "python -m anchor.staircase_cli"))

@@ -27,9 +27,9 @@ from typing import Any
 
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from ._checks import check_int
+from ._console import progress_bar
 from .cache import CacheFileError, Config, ResultCache, check_writable, clean_temporaries, config_key, run_context
 
 __all__ = ["ResultCache", "notebook_sweep", "run_sweep"]
@@ -295,7 +295,7 @@ def run_sweep(
     if cache is not None and todo:
         check_writable(cache.root)
         clean_temporaries(cache.root)
-    bar = tqdm(total=len(configs), initial=len(results), desc="sweep", disable=not progress, leave=False)
+    bar = progress_bar(total=len(configs), initial=len(results), desc="sweep", enabled=progress)
 
     def finish(k: int, result: pd.DataFrame) -> None:
         results[k] = result

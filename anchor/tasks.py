@@ -35,6 +35,8 @@ __all__ = [
     "FAMILIES",
     "SUITE",
     "TRANSFORMS",
+    "ClassMixture",
+    "SymmetricChannel",
     "Task",
     "dense_covariance",
     "gaussian_mi",
@@ -331,3 +333,55 @@ def get_task(name: str) -> Task:
     """The suite's task called ``name`` (see ``SUITE``)."""
     check_choice("task", name, SUITE)
     return SUITE[name]()
+
+
+class SymmetricChannel(Sampler):
+    """Discrete pairs: X uniform on ``symbols`` symbols (0, 1, ...), Y = X with probability
+    1 - ``error``, else one of the other symbols uniformly. Exact MI (nats):
+    log m - h(error) - error log(m - 1), h the binary entropy. The default (4 symbols, error
+    0.15) has 0.799 nats. Values are the integer symbols, as float columns of width 1."""
+
+    family = "discrete"
+
+    def __init__(self, symbols: int = 4, *, error: float = 0.15) -> None:
+        self.symbols = check_int("symbols", symbols, low=2)
+        self.error = check_float("error", error, low=0.0, high=1.0, high_open=True)
+        self.name, self.dim_x, self.dim_y = f"channel-{self.symbols}sym", 1, 1
+        e, m = self.error, self.symbols
+        entropy = 0.0 if e in (0.0, 1.0) else -(e * math.log(e) + (1 - e) * math.log(1 - e))
+        self.mi = math.log(m) - entropy - e * math.log(m - 1)
+
+    def draw(self, n, generator, device, dtype):
+        x = torch.randint(self.symbols, (n,), generator=generator, device=device)
+        flip = torch.rand(n, generator=generator, device=device) < self.error
+        shift = torch.randint(1, self.symbols, (n,), generator=generator, device=device)
+        y = torch.where(flip, (x + shift) % self.symbols, x)
+        return x[:, None].to(dtype), y[:, None].to(dtype)
+
+
+class ClassMixture(Sampler):
+    """Mixed pairs: a class C uniform on len(``means``) classes (y, the integer class) and a
+    continuous x ~ N(means[C], ``sd``^2). I(X; C) = H(C) - E_x[H(C | x)], computed by quadrature
+    on a fine grid (error below 1e-8 nats)."""
+
+    family = "mixed"
+
+    def __init__(self, means: tuple[float, ...] = (-2.0, 0.0, 2.0), *, sd: float = 1.0) -> None:
+        self.means = np.asarray(means, dtype=np.float64)
+        if self.means.ndim != 1 or self.means.size < 2:
+            raise ValueError(f"means must list at least 2 class means, got {means!r}")
+        self.sd = check_float("sd", sd, low=0.0, low_open=True)
+        self.name, self.dim_x, self.dim_y = f"mixture-{self.means.size}class", 1, 1
+        grid = np.linspace(self.means.min() - 12 * self.sd, self.means.max() + 12 * self.sd, 200_001)
+        log_parts = stats.norm.logpdf(grid[:, None], self.means[None, :], self.sd) - math.log(self.means.size)
+        log_mix = special.logsumexp(log_parts, axis=1)
+        posterior = np.exp(log_parts - log_mix[:, None])
+        conditional = -(posterior * np.log(np.clip(posterior, 1e-300, None))).sum(1)
+        density = np.exp(log_mix)
+        self.mi = math.log(self.means.size) - float(np.trapezoid(density * conditional, grid))
+
+    def draw(self, n, generator, device, dtype):
+        c = torch.randint(self.means.size, (n,), generator=generator, device=device)
+        noise = torch.randn(n, generator=generator, device=device, dtype=torch.float64)
+        x = torch.as_tensor(self.means, device=device)[c] + self.sd * noise
+        return x[:, None].to(dtype), c[:, None].to(dtype)

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm import tqdm
 
 from ._checks import check_device, check_float, check_int, check_seed
+from ._console import progress_bar
 from .critics import Critic
 from .data import Staircase
 from .objectives import Objective
@@ -178,7 +178,7 @@ def fit(
 
     critic.train()
     streak = 0  # steps in a row with the estimate beyond +-divergence_nats
-    bar = tqdm(range(steps), desc=desc or objective.name, disable=not progress, leave=False, mininterval=0.5)
+    bar = progress_bar(range(steps), desc=desc or objective.name, enabled=progress)
     for step in bar:
         sampler = sampler_at(step)
         x, y = sampler.sample(batch_size, generator=generator, device=device, dtype=dtype)

@@ -167,8 +167,9 @@ plt.show()
 # ## Does `estimate_mi`'s 95% interval hold the truth?
 #
 # The anchor with `coverage_params` (the quick and paper profiles: `estimate_mi`'s defaults) on
-# `coverage_seeds` independent data sets per task. The interval comes from the spread of the
-# cross-fitted folds; it does not cover a bias shared by every fold.
+# `coverage_seeds` independent data sets per task. The interval spans from the held-out plug-in
+# to the plug-in on the critics' own training rows, each end widened by the spread of the
+# cross-fitted folds (`anchor.Estimate`), so it can show the bias every fold shares.
 
 # %% tags=["nbval-ignore-output"]
 cover_runs = sweep_benchmark(

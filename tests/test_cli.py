@@ -8,7 +8,7 @@ import pytest
 
 import anchor
 from anchor.adapters import BeyondNormalEstimator
-from anchor.cli import InputError, main, read_matrix
+from anchor.cli import InputError, main, read_table
 
 FAST = ["--folds", "2", "--max-steps", "60", "--quiet"]
 
@@ -26,14 +26,14 @@ def files(tmp_path):
     return tmp_path, x, y
 
 
-def test_read_matrix_reads_every_format(files):
+def test_read_table_reads_every_format(files):
     path, x, y = files
-    assert np.array_equal(read_matrix(str(path / "x.npy")), x)
-    assert np.array_equal(read_matrix(str(path / "xy.npz"), key="y"), y)
-    assert np.allclose(read_matrix(str(path / "xy.csv"), columns="c, d"), y)
-    assert np.allclose(read_matrix(str(path / "xy.parquet"), columns="a,b"), x)
+    assert np.array_equal(read_table(str(path / "x.npy")), x)
+    assert np.array_equal(read_table(str(path / "xy.npz"), key="y"), y)
+    assert np.allclose(read_table(str(path / "xy.csv"), columns="c, d"), y)
+    assert np.allclose(read_table(str(path / "xy.parquet"), columns="a,b"), x)
     np.save(path / "v.npy", np.arange(5.0))
-    assert read_matrix(str(path / "v.npy")).shape == (5, 1)  # a vector is one column
+    assert read_table(str(path / "v.npy")).shape == (5, 1)  # a vector is one column
 
 
 @pytest.mark.parametrize(
@@ -44,19 +44,26 @@ def test_read_matrix_reads_every_format(files):
         ("xy.npz", {}, r"holds arrays \['x', 'y'\]: choose one with --x-key"),
         ("xy.npz", {"key": "z"}, r"has no array 'z'; it holds \['x', 'y'\]"),
         ("x.npy", {"key": "x"}, r"--x-key applies to .npz files only"),
-        ("xy.csv", {}, r"column\(s\) \['label'\] are not numeric; select others with --x-columns"),
+        ("folder.npy", {}, r"x file '.*folder.npy' is a folder, not a file"),
+        ("header.csv", {}, r"x file '.*header.csv' has a header \(a, b\) but no rows"),
+        ("blank.csv", {}, r"x file '.*blank.csv' is empty"),
+        ("gap.csv", {}, r"1 missing value\(s\), first at row 1, column 'b'"),
         ("xy.csv", {"columns": "a,z"}, r"has no column\(s\) \['z'\]"),
         ("cube.npy", {}, r"expected a \(rows, columns\) array, got shape \(2, 2, 2\)"),
         ("nan.npy", {}, r"1 NaN or infinite value\(s\), first at row 1, column 0"),
     ],
 )  # fmt: skip
-def test_read_matrix_names_what_is_wrong(files, name, kwargs, message):
+def test_read_table_names_what_is_wrong(files, name, kwargs, message):
     path, _, _ = files
     (path / "x.txt").write_text("1 2\n")
     np.save(path / "cube.npy", np.zeros((2, 2, 2)))
     np.save(path / "nan.npy", np.array([[1.0], [np.nan]]))
+    (path / "folder.npy").mkdir()
+    (path / "header.csv").write_text("a,b\n")
+    (path / "blank.csv").write_text("")
+    (path / "gap.csv").write_text("a,b\n1,2\n3,\n")
     with pytest.raises(InputError, match=message):
-        read_matrix(str(path / name), **kwargs)
+        read_table(str(path / name), **kwargs)
 
 
 def test_estimate_command_prints_the_estimate_and_json(files, capsys):
@@ -128,3 +135,49 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(files):
         err = proc.stderr.read().decode()
         code = proc.wait(timeout=120)
     assert "Traceback" not in err and code == 0, err
+
+
+def test_ctrl_c_ends_a_command_with_one_line_and_status_130(monkeypatch, capsys):
+    from anchor import cli
+    from anchor._console import run_command
+
+    def interrupted(argv=None):
+        raise KeyboardInterrupt
+
+    assert run_command(interrupted, "python -m anchor.reproduce") == 130
+    assert capsys.readouterr().err.strip() == "python -m anchor.reproduce: interrupted"
+    monkeypatch.setattr(cli, "_estimate", interrupted)
+    assert main(["estimate", "x.npy", "y.npy"]) == 130
+    assert capsys.readouterr().err.strip() == "anchor: interrupted"
+
+
+def test_progress_bars_redraw_rarely_when_the_output_is_not_a_terminal(tmp_path):
+    import io
+
+    from anchor._console import LOG_INTERVAL, TERMINAL_INTERVAL, progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    log = io.StringIO()
+    with progress_bar(total=10, file=log) as bar:
+        assert bar.mininterval == LOG_INTERVAL
+    with progress_bar(total=10, file=Terminal()) as bar:
+        assert bar.mininterval == TERMINAL_INTERVAL
+    with progress_bar(total=10, file=log, enabled=False) as bar:
+        assert bar.disable
+    quiet = io.StringIO()
+    with progress_bar(total=1000, file=quiet) as bar:
+        for _ in range(1000):
+            bar.update(1)
+    assert quiet.getvalue().count("\r") <= 3  # start and close, not one line per update
+
+
+def test_estimate_prints_every_warning_in_the_estimates_unit(files, capsys):
+    path, _, _ = files
+    args = ["estimate", str(path / "x.npy"), str(path / "y.npy"), "--unit", "bits", "--folds", "2", "--quiet"]
+    assert main([*args, "--max-steps", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "more in .warnings" not in out and "est.warnings" not in out
+    assert "warning: fold(s) 1, 2 stopped at max_steps=30" in out

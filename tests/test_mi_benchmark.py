@@ -6,7 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anchor.benchmark import benchmark_configs, cca_mi, coverage, family_scores, ksg_mi, main, run_task, score
+from anchor.benchmark import (
+    benchmark_configs,
+    cca_mi,
+    coverage,
+    family_scores,
+    ksg_mi,
+    main,
+    run_task,
+    score,
+    size_summary,
+)
 from anchor.tasks import SUITE, Task, get_task
 
 
@@ -109,6 +119,24 @@ def test_coverage_of_the_runs_that_did_not_warn():
     assert cov.loc["e1", "coverage"] == pytest.approx(1 / 3) and cov.loc["e1", "warned"] == pytest.approx(1 / 3)
     assert cov.loc["e1", "coverage_unwarned"] == pytest.approx(0.5)
     assert cov.loc["e2", "warned"] == 1.0 and math.isnan(cov.loc["e2", "coverage_unwarned"])
+
+
+def test_size_summary_by_hand(tmp_path, capsys):
+    results = _frame([
+        ("a", "normal", "e1", 1.0, 1.05, 0.9, 1.1, 1.0),   # within 10%, covered, warned
+        ("b", "normal", "e1", 3.0, 2.0, 1.5, 2.5, 3.0),    # high MI, misses
+        ("a", "normal", "e1", 1.0, 0.5, 0.4, 0.6, 2.0),    # misses
+        ("a", "normal", "p", 1.0, 1.02, float("nan"), float("nan"), 0.1),  # no interval
+    ]).assign(n=[500, 500, 500, 500], warnings=["wide", "", None, ""])  # fmt: skip
+    table = size_summary(results).set_index("estimator")
+    assert table.loc["e1", "mae"] == pytest.approx((0.05 + 1.0 + 0.5) / 3)
+    assert table.loc["e1", "mae_low_mi"] == pytest.approx(0.275) and table.loc["e1", "mae_high_mi"] == 1.0
+    assert table.loc["e1", "coverage"] == pytest.approx(1 / 3) and table.loc["e1", "warned"] == pytest.approx(1 / 3)
+    assert table.loc["e1", "warned_within_10pct"] == 1.0 and table.loc["e1", "median_seconds"] == 2.0
+    assert math.isnan(table.loc["p", "coverage"]) and table.loc["p", "within_10pct"] == 1.0
+    results.to_csv(tmp_path / "runs.csv", index=False)
+    assert main(["--summarize", str(tmp_path / "runs.csv")]) == 0
+    assert "warned_within_10pct" in capsys.readouterr().out
 
 
 def test_configs_check_their_names_and_sizes():

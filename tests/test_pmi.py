@@ -58,7 +58,7 @@ def test_pmi_applies_each_folds_marginal_maps_and_averages_the_folds(small_estim
 def test_pmi_of_the_training_rows_uses_each_rows_out_of_fold_critic(small_estimate):
     _sampler, x, y, est = small_estimate
     values = est.pmi(x, y, out_of_fold=True)
-    assert values.mean() == pytest.approx(est.mi, rel=1e-6)  # the plug-in is the mean out-of-fold PMI
+    assert values.mean() == pytest.approx(est.plug_in, rel=1e-6)  # the plug-in is the mean out-of-fold PMI
     for k, (critic, (mx, my)) in enumerate(zip(est.critics, est.maps, strict=True)):
         rows = np.flatnonzero(est.test_fold == k)
         with torch.no_grad():

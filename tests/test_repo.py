@@ -129,7 +129,8 @@ def test_package_never_moves_to_cuda_by_itself():
 
 
 LAYERS = {
-    "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "estimate", "_checks", "_random"},
+    "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "copula", "tables", "estimate",
+                  "_checks", "_random", "_console"},
     "runs": {"sweep", "cache"},
     "experiments": {"tasks", "theory", "staircase", "unstructured", "overlap", "images", "encoders", "representation",
                     "ssl", "interactions", "benchmark"},
