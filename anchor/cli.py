@@ -201,11 +201,9 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     """The ``anchor`` command; Ctrl-C ends it with one line and exit status 130."""
-    try:
-        return _main(sys.argv[1:] if argv is None else list(argv))
-    except KeyboardInterrupt:
-        print("\nanchor: interrupted", file=sys.stderr)
-        return 130
+    from ._console import run_command
+
+    return run_command(lambda _: _main(sys.argv[1:] if argv is None else list(argv)), "anchor")
 
 
 def _main(argv: list[str]) -> int:

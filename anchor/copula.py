@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .critics import Critic, Logits
+from .critics import Critic, Logits, quadratic_logits, quadratic_pairs
 
 RIDGES = (0.0, 0.1, 0.3)
 """Ridge weights gamma tried on the within-variable covariances: S -> (1 - gamma) S + gamma I."""
@@ -86,16 +86,6 @@ def quadratic_form(
     return weight, quad_x, quad_y, offset
 
 
-def quadratic_logits(
-    weight: torch.Tensor, quad_x: torch.Tensor, quad_y: torch.Tensor, offset: torch.Tensor, x: torch.Tensor,
-    y: torch.Tensor,
-) -> Logits:  # fmt: skip
-    """(..., B, B) logits of the quadratic critic on (..., B, dx) and (..., B, dy)."""
-    qx = ((x @ quad_x) * x).sum(-1)
-    qy = ((y @ quad_y) * y).sum(-1)
-    return (x @ weight) @ y.transpose(-1, -2) + qx[..., :, None] + qy[..., None, :] + offset
-
-
 def component_grid(m: int) -> list[int]:
     """Numbers of canonical components tried: 0, 1, 2, 3, 4, then about 1.5 times larger, up to m."""
     grid, k = [], 0
@@ -143,12 +133,14 @@ class CopulaCritic(Critic):
         self.gate = nn.Parameter(torch.zeros(()))
         self.components, self.ridge = fit.components, fit.ridge
 
+    @property
+    def separable(self) -> bool:  # the quadratic adds per-sample terms to a bilinear form: cheap too
+        return self.inner.separable
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> Logits:
         base = quadratic_logits(self.weight, self.quad_x, self.quad_y, self.offset, x, y)
         return base + self.gate * self.inner(x, y)
 
     def pairs(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        qx = ((x @ self.quad_x) * x).sum(-1)
-        qy = ((y @ self.quad_y) * y).sum(-1)
-        base = ((x @ self.weight) * y).sum(-1) + qx + qy + self.offset
+        base = quadratic_pairs(self.weight, self.quad_x, self.quad_y, self.offset, x, y)
         return base + self.gate * self.inner.pairs(x, y)

@@ -51,7 +51,12 @@ def mlp(in_dim: int, out_dim: int, *, width: int = 256, depth: int = 3, activati
 
 
 class Critic(nn.Module):
-    """Base class: subclasses implement ``forward`` (all B^2 pairs) and ``pairs`` (aligned pairs)."""
+    """Base class: subclasses implement ``forward`` (all B^2 pairs) and ``pairs`` (aligned pairs).
+
+    ``separable`` is True for critics whose B^2 scores are dot products of per-sample embeddings,
+    so scoring many product pairs costs little (``estimate_mi``'s normalisation check uses more)."""
+
+    separable: bool = False
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> Logits:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -105,6 +110,8 @@ class SeparableCritic(Critic):
     ``cosine=True`` normalises both embeddings to unit length first (the SimCLR critic); then a
     temperature around 0.1-0.5 is usual. Costs O(B) network evaluations instead of O(B^2).
     """
+
+    separable = True
 
     def __init__(
         self,
@@ -168,6 +175,24 @@ class InnerProductCritic(Critic):
         return (x * y).sum(dim=-1) / self.temperature
 
 
+def quadratic_logits(
+    weight: torch.Tensor, quad_x: torch.Tensor, quad_y: torch.Tensor, offset: torch.Tensor, x: torch.Tensor,
+    y: torch.Tensor,
+) -> Logits:  # fmt: skip
+    """x^T W y + x^T P x + y^T Q y + b on all pairs: (..., B, dx), (..., B, dy) -> (..., B, B)."""
+    qx = ((x @ quad_x) * x).sum(-1)
+    qy = ((y @ quad_y) * y).sum(-1)
+    return (x @ weight) @ y.transpose(-1, -2) + qx[..., :, None] + qy[..., None, :] + offset
+
+
+def quadratic_pairs(
+    weight: torch.Tensor, quad_x: torch.Tensor, quad_y: torch.Tensor, offset: torch.Tensor, x: torch.Tensor,
+    y: torch.Tensor,
+) -> torch.Tensor:  # fmt: skip
+    """The same form on aligned pairs: (n, dx), (n, dy) -> (n,)."""
+    return ((x @ weight) * y).sum(-1) + ((x @ quad_x) * x).sum(-1) + ((y @ quad_y) * y).sum(-1) + offset
+
+
 class QuadraticCritic(Critic):
     """c(x, y) = x^T W y + x^T P x + y^T Q y + b: contains the Gaussian sampler's exact log ratio.
 
@@ -184,16 +209,11 @@ class QuadraticCritic(Critic):
         self.quad_y = nn.Parameter(torch.zeros(dim_y, dim_y))
         self.offset = nn.Parameter(torch.tensor(check_float("offset", offset)))
 
-    def _self_terms(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return ((x @ self.quad_x) * x).sum(-1), ((y @ self.quad_y) * y).sum(-1)
-
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> Logits:
-        qx, qy = self._self_terms(x, y)
-        return x @ self.weight @ y.T + qx[:, None] + qy[None, :] + self.offset
+        return quadratic_logits(self.weight, self.quad_x, self.quad_y, self.offset, x, y)
 
     def pairs(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        qx, qy = self._self_terms(x, y)
-        return ((x @ self.weight) * y).sum(-1) + qx + qy + self.offset
+        return quadratic_pairs(self.weight, self.quad_x, self.quad_y, self.offset, x, y)
 
 
 class OracleCritic(Critic):

@@ -19,7 +19,7 @@ from ._checks import check_choice, check_device, check_float, check_int, check_s
 from ._console import progress_bar
 from ._random import keeps_global_rng
 from .copula import CopulaCritic, fit_copula
-from .critics import CRITICS, Critic, SeparableCritic, get_critic
+from .critics import CRITICS, Critic, get_critic
 from .data import LN2
 from .marginals import MARGINALS, MarginalMap, fit_marginals
 from .objectives import OBJECTIVES, Objective, get_objective
@@ -503,17 +503,12 @@ def _train_folds(
     return out, failed
 
 
-def _separable(critic: Critic) -> bool:
-    """A separable critic, alone or behind the copula start (cheap to score on many pairs)."""
-    return isinstance(getattr(critic, "inner", critic), SeparableCritic)
-
-
 @torch.no_grad()
 def _product_pairs(critic: Critic, x: torch.Tensor, y: torch.Tensor, budget: int, generator: torch.Generator):
     """Critic values on up to ``budget`` product pairs (x_i, y_j), i != j, of the test rows: all
     off-diagonal pairs within blocks of rows (as many blocks as the budget allows)."""
     n = x.shape[0]
-    block = min(n, 256 if _separable(critic) else 64)
+    block = min(n, 256 if critic.separable else 64)
     blocks = max(1, min(n // block, budget // (block * (block - 1))))
     order = torch.randperm(n, generator=generator)[: blocks * block].to(x.device)
     off = ~torch.eye(block, dtype=torch.bool, device=x.device)
@@ -527,7 +522,7 @@ def _test_fold(critic: Critic, obj: Objective, x: torch.Tensor, y: torch.Tensor,
     held = evaluate(critic, obj, x, y, batch_size=min(batch_size, x.shape[0]))
     chunk = 65_536
     joint = torch.cat([critic.pairs(x[i : i + chunk], y[i : i + chunk]) for i in range(0, x.shape[0], chunk)]).double()
-    budget = PRODUCT_PAIRS["separable" if _separable(critic) else "other"]
+    budget = PRODUCT_PAIRS["separable" if critic.separable else "other"]
     product = _product_pairs(critic, x, y, budget, generator)
     plug = float(joint.mean())
     log_norm = float(torch.logsumexp(product, 0) - math.log(product.numel()))

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._checks import check_pairs
+
 MAX_LEVELS = 100
 """Most levels of a categorical column (each becomes an indicator column)."""
 DISCRETE_LEVELS = 20
@@ -154,8 +156,6 @@ def repeated_rows(x: Table, y: Table) -> float:
 
 def paired_tables(x: Any, y: Any) -> tuple[Table, Table, torch.Tensor, torch.Tensor]:
     """x and y as ``Table``s and as finite float64 tensors (n, dx) and (n, dy) with the same n."""
-    from ._checks import check_pairs
-
     tx, ty = as_table("x", x), as_table("y", y)
     xt, yt = check_pairs(tx.values, ty.values)
     return tx, ty, xt, yt
