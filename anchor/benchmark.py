@@ -139,9 +139,11 @@ def run_task(
     else:
         try:
             est = estimate_mi(
-                x, y, objective=estimator,
+                x,
+                y,
+                objective=estimator,
                 **{"seed": seed, "device": device, "progress": progress, "warn": False, **params},
-            )  # fmt: skip
+            )
             estimate, low, high = est.mi, est.ci_low, est.ci_high
             checks = {key: getattr(est, key) for key in DIAGNOSTICS if hasattr(est, key)}
             checks["converged"] = float(est.folds.converged.all())
@@ -219,9 +221,13 @@ def coverage(results: pd.DataFrame, *, by: Sequence[str] = ("estimator", "task",
         within_20pct=(r.estimate / r.truth - 1).abs() < 0.2,
     )
     aggregations = dict(
-        coverage=("covered", "mean"), data_sets=("covered", "size"), mean_width=("width", "mean"),
-        mean_estimate=("estimate", "mean"), truth=("truth", "first"), within_20pct=("within_20pct", "mean"),
-    )  # fmt: skip
+        coverage=("covered", "mean"),
+        data_sets=("covered", "size"),
+        mean_width=("width", "mean"),
+        mean_estimate=("estimate", "mean"),
+        truth=("truth", "first"),
+        within_20pct=("within_20pct", "mean"),
+    )
     if "warnings" in r:
         warned = r.warnings.fillna("").astype(str) != ""
         r = r.assign(warned=warned, covered_unwarned=r.covered.where(~warned))
@@ -252,10 +258,16 @@ def size_summary(results: pd.DataFrame) -> pd.DataFrame:
         warned_close=pd.Series(warned, index=results.index).astype(float).where(has_ci & close),
     )
     table = r.groupby(["n", "estimator"], sort=True).agg(
-        mae=("abs_error", "mean"), mae_low_mi=("low", "mean"), mae_high_mi=("high", "mean"),
-        within_10pct=("within_10pct", "mean"), coverage=("covered", "mean"), warned=("warned", "mean"),
-        warned_within_10pct=("warned_close", "mean"), median_seconds=("seconds", "median"), runs=("estimate", "size"),
-    )  # fmt: skip
+        mae=("abs_error", "mean"),
+        mae_low_mi=("low", "mean"),
+        mae_high_mi=("high", "mean"),
+        within_10pct=("within_10pct", "mean"),
+        coverage=("covered", "mean"),
+        warned=("warned", "mean"),
+        warned_within_10pct=("warned_close", "mean"),
+        median_seconds=("seconds", "median"),
+        runs=("estimate", "size"),
+    )
     return table.reset_index().sort_values(["n", "mae"], kind="stable").reset_index(drop=True)
 
 
@@ -331,9 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786): run there")
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="an estimate_mi argument for every neural estimator, e.g. --set max_steps=2000 (repeatable)",
-    )  # fmt: skip
+    )
     parser.add_argument("--list", action="store_true", help="list the tasks and estimators, then exit")
     parser.add_argument(
         "--summarize", metavar="CSV", help="print the per-size summary of a CSV this command wrote, then exit"
@@ -362,9 +377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, KeyError) as err:
         parser.error(str(err.args[0]))
     results = sweep_benchmark(
-        configs, estimator_params=params, cache=args.cache or None, device=args.device, workers=args.workers,
-        scheduler=args.scheduler, progress=not args.quiet,
-    )  # fmt: skip
+        configs,
+        estimator_params=params,
+        cache=args.cache or None,
+        device=args.device,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
     if "estimator_params" in results:
         results = results.drop(columns="estimator_params")
     buffer = io.StringIO()

@@ -4,7 +4,7 @@
     anchor estimate data.csv data.csv --x-columns a,b --y-columns c --unit bits --json
     anchor estimate pairs.npz pairs.npz --x-key x --y-key y --device cuda
     anchor reproduce --profile quick                     # = python -m anchor.reproduce
-    anchor staircase ...                                 # = python -m anchor.staircase_cli
+    anchor sweep JOB --profile paper --device cuda       # train a figure job's runs into the cache
     anchor benchmark ...                                 # = python -m anchor.benchmark
 
 Files: ``.npy`` (a 1-D or 2-D array), ``.npz`` (``--x-key``/``--y-key`` name the array; a file
@@ -76,8 +76,9 @@ def read_table(path: str, *, key: str | None = None, columns: str | None = None,
     bad = ~np.isfinite(values.astype(np.float64))
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise InputError(f"{name} file {path!r}: {int(bad.sum())} NaN or infinite value(s), first at row {row}, "
-                         f"column {col}")  # fmt: skip
+        raise InputError(
+            f"{name} file {path!r}: {int(bad.sum())} NaN or infinite value(s), first at row {row}, column {col}"
+        )
     return values.astype(np.float64)
 
 
@@ -103,12 +104,16 @@ def _read_frame(file: Path, path: str, columns: str | None, name: str) -> Any:
     missing = table.isna().to_numpy()
     if missing.any():
         row, col = np.argwhere(missing)[0]
-        raise InputError(f"{name} file {path!r}: {int(missing.sum())} missing value(s), first at row {row}, "
-                         f"column {table.columns[col]!r}")  # fmt: skip
+        raise InputError(
+            f"{name} file {path!r}: {int(missing.sum())} missing value(s), first at row {row}, "
+            f"column {table.columns[col]!r}"
+        )
     numeric = table.select_dtypes("number")
     if not np.isfinite(numeric.to_numpy(np.float64)).all():
-        raise InputError(f"{name} file {path!r}: infinite value(s) in column(s) "
-                         f"{[c for c in numeric if not np.isfinite(numeric[c]).all()]}")  # fmt: skip
+        raise InputError(
+            f"{name} file {path!r}: infinite value(s) in column(s) "
+            f"{[c for c in numeric if not np.isfinite(numeric[c]).all()]}"
+        )
     return table
 
 
@@ -124,19 +129,37 @@ def estimate_report(est: Any, n: int) -> dict[str, Any]:
 
     folds = [{k: clean(v) for k, v in row.items()} for row in est.folds.to_dict("records")]
     return {
-        "mi": clean(est.mi), "stderr": clean(est.stderr), "ci_low": clean(est.ci_low), "ci_high": clean(est.ci_high),
-        "mi_raw": clean(est.mi_raw), "plug_in": clean(est.plug_in), "model": est.model,
-        "x_columns": list(est.x_columns), "y_columns": list(est.y_columns), "encoding": est.encoding,
-        "unit": est.unit, "objective": est.objective, "critic": est.critic, "rows": n,
-        "trusted": est.trusted, "warnings": list(est.warnings), "settings": dict(est.settings),
-        "log_norm": clean(est.log_norm), "log_norm_capped": clean(est.log_norm_capped), "fit_gap": clean(est.fit_gap),
-        "dv": clean(est.dv), "nwj": clean(est.nwj), "seconds": clean(est.seconds), "folds": folds,
-    }  # fmt: skip
+        "mi": clean(est.mi),
+        "stderr": clean(est.stderr),
+        "ci_low": clean(est.ci_low),
+        "ci_high": clean(est.ci_high),
+        "mi_raw": clean(est.mi_raw),
+        "plug_in": clean(est.plug_in),
+        "model": est.model,
+        "x_columns": list(est.x_columns),
+        "y_columns": list(est.y_columns),
+        "encoding": est.encoding,
+        "unit": est.unit,
+        "objective": est.objective,
+        "critic": est.critic,
+        "rows": n,
+        "trusted": est.trusted,
+        "warnings": list(est.warnings),
+        "settings": dict(est.settings),
+        "log_norm": clean(est.log_norm),
+        "log_norm_capped": clean(est.log_norm_capped),
+        "fit_gap": clean(est.fit_gap),
+        "dv": clean(est.dv),
+        "nwj": clean(est.nwj),
+        "seconds": clean(est.seconds),
+        "folds": folds,
+    }
 
 
 def _estimate(argv: list[str]) -> int:
     from .critics import CRITICS
-    from .estimate import OBJECTIVES, UNITS
+    from .estimate_result import UNITS
+    from .objectives import OBJECTIVES
 
     parser = argparse.ArgumentParser(
         prog="anchor estimate", description="Estimate I(X; Y) from paired rows of two files."
@@ -168,10 +191,17 @@ def _estimate(argv: list[str]) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the warnings are printed with the estimate
             est = estimate_mi(
-                x, y, objective=args.objective, critic=args.critic, unit=args.unit, folds=args.folds,
-                max_steps=args.max_steps, seed=args.seed, device=args.device,
+                x,
+                y,
+                objective=args.objective,
+                critic=args.critic,
+                unit=args.unit,
+                folds=args.folds,
+                max_steps=args.max_steps,
+                seed=args.seed,
+                device=args.device,
                 progress=not (args.quiet or args.json),
-            )  # fmt: skip
+            )
     except (InputError, ValueError, KeyError) as err:
         message = err.args[0] if err.args else str(err)
         print(f"anchor estimate: {message}", file=sys.stderr)
@@ -194,7 +224,7 @@ def _estimate(argv: list[str]) -> int:
 COMMANDS = {
     "estimate": "estimate the MI of two data files",
     "reproduce": "regenerate the figures (python -m anchor.reproduce)",
-    "staircase": "run one staircase estimator (python -m anchor.staircase_cli)",
+    "sweep": "train a figure job's runs into the result cache, without Jupyter",
     "benchmark": "score estimators on tasks with known MI (python -m anchor.benchmark)",
 }
 
@@ -225,8 +255,8 @@ def _main(argv: list[str]) -> int:
             return 0
     if command == "reproduce":
         from .reproduce import main as run
-    elif command == "staircase":
-        from .staircase_cli import main as run
+    elif command == "sweep":
+        from .sweep_cli import main as run
     else:
         from .benchmark import main as run
     return int(run(rest) or 0)

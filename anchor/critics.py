@@ -176,9 +176,13 @@ class InnerProductCritic(Critic):
 
 
 def quadratic_logits(
-    weight: torch.Tensor, quad_x: torch.Tensor, quad_y: torch.Tensor, offset: torch.Tensor, x: torch.Tensor,
+    weight: torch.Tensor,
+    quad_x: torch.Tensor,
+    quad_y: torch.Tensor,
+    offset: torch.Tensor,
+    x: torch.Tensor,
     y: torch.Tensor,
-) -> Logits:  # fmt: skip
+) -> Logits:
     """x^T W y + x^T P x + y^T Q y + b on all pairs: (..., B, dx), (..., B, dy) -> (..., B, B)."""
     qx = ((x @ quad_x) * x).sum(-1)
     qy = ((y @ quad_y) * y).sum(-1)
@@ -186,9 +190,13 @@ def quadratic_logits(
 
 
 def quadratic_pairs(
-    weight: torch.Tensor, quad_x: torch.Tensor, quad_y: torch.Tensor, offset: torch.Tensor, x: torch.Tensor,
+    weight: torch.Tensor,
+    quad_x: torch.Tensor,
+    quad_y: torch.Tensor,
+    offset: torch.Tensor,
+    x: torch.Tensor,
     y: torch.Tensor,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """The same form on aligned pairs: (n, dx), (n, dy) -> (n,)."""
     return ((x @ weight) * y).sum(-1) + ((x @ quad_x) * x).sum(-1) + ((y @ quad_y) * y).sum(-1) + offset
 

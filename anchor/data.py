@@ -60,7 +60,10 @@ def _generator(seed: int | None, generator: torch.Generator | None, device: torc
             raise ValueError("pass either seed or generator, not both")
         return generator
     gen = torch.Generator(device=device)
-    gen.manual_seed(torch.seed() if seed is None else check_seed(seed))
+    if seed is None:
+        gen.seed()  # fresh entropy for this generator alone; the caller's global state is untouched
+    else:
+        gen.manual_seed(check_seed(seed))
     return gen
 
 

@@ -262,9 +262,15 @@ class Augment:
         if dataset == "mnist":
             return cls()
         return cls(
-            crop_scale=(0.2, 1.0), rotation=0.0, flip=True, jitter=0.4, grayscale=0.2, noise=0.0, erase=0.0,
+            crop_scale=(0.2, 1.0),
+            rotation=0.0,
+            flip=True,
+            jitter=0.4,
+            grayscale=0.2,
+            noise=0.0,
+            erase=0.0,
             padding="border",
-        )  # fmt: skip
+        )
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if images.ndim != 4:

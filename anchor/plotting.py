@@ -17,6 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .names import TRUTH_COLOR, color, display_name, estimator_colors
+from .paths import find_root
+
 COLUMN_WIDTH = 3.4
 """Inches: one column of a two-column paper. Figures are drawn at their printed width, so the
 font sizes of ``STYLE`` are the sizes on the page."""
@@ -45,138 +48,36 @@ STYLE = {
     "svg.hashsalt": "anchor",
 }
 
-DISPLAY_NAMES = {
-    "anchor": "InfoNCE-anchor",
-    "infonce": "InfoNCE",
-    "nwj": "NWJ",
-    "dv": "DV",
-    "mine": "MINE",
-    "js": "JS",
-    "smile": "SMILE",
-    "smile-1": "SMILE (τ = 1)",
-    "smile-5": "SMILE (τ = 5)",
-    "smile-inf": "SMILE (τ = ∞)",
-    "nce": "NCE",
-    "chi2": "χ²",
-    "anchor-brier": "Brier",
-    "anchor-spherical": "spherical",
-    "anchor-pseudo-spherical": "pseudo-spherical",
-    "ksg": "KSG",
-    "cca": "CCA",
-    "random-init": "random init",
-    # the scoring-rule family on the anchor problem (notebooks/scoring_rules.py)
-    "log": "log (InfoNCE-anchor)",
-    "brier": "Brier",
-    "spherical": "spherical",
-    "pseudo-spherical 1.5": "pseudo-spherical (α = 1.5)",
-    "pseudo-spherical 3": "pseudo-spherical (α = 3)",
-}
-"""The name printed in figures for each objective or estimator code name."""
 
-TRUTH_COLOR = "black"
-COLORS = {
-    "anchor": "#d62728",
-    "log": "#d62728",
-    "infonce": "#1f77b4",
-    "nwj": "#ff7f0e",
-    "dv": "#2ca02c",
-    "mine": "#9467bd",
-    "js": "#8c564b",
-    "smile": "#e377c2",
-    "smile-1": "#f7b6d2",
-    "smile-5": "#e377c2",
-    "smile-inf": "#7b4173",
-    "nce": "#17becf",
-    "chi2": "#bcbd22",
-    "anchor-brier": "#ff9896",
-    "brier": "#ff9896",
-    "anchor-spherical": "#843c39",
-    "spherical": "#843c39",
-    "anchor-pseudo-spherical": "#ad494a",
-    "pseudo-spherical 1.5": "#e7969c",
-    "pseudo-spherical 3": "#ad494a",
-    "ksg": "#393b79",
-    "cca": "#637939",
-    "random-init": "#7f7f7f",
-}
-"""A fixed colour per objective or estimator, the same in every figure: InfoNCE-anchor red, no
-objective black (black is the true MI)."""
-_SPARE = ("#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd", "#9c9ede", "#8ca252", "#bd9e39")
-
-
-def display_name(name: str) -> str:
-    """The printed name of an objective or estimator code name: ``"smile-5"`` -> ``"SMILE (τ = 5)"``;
-    a labelled variant keeps its label (``"anchor nu=8"`` -> ``"InfoNCE-anchor nu=8"``)."""
-    if name in DISPLAY_NAMES:
-        return DISPLAY_NAMES[name]
-    base, _, rest = name.partition(" ")
-    return f"{DISPLAY_NAMES[base]} {rest}" if rest and base in DISPLAY_NAMES else name
-
-
-def color(name: str) -> str:
-    """The fixed colour of an objective or estimator (a variant such as ``"anchor nu=8"`` gets a
-    colour of its own, derived from its name, so it stays the same from figure to figure)."""
-    if name in COLORS:
-        return COLORS[name]
-    return _SPARE[sum(map(ord, name)) % len(_SPARE)]
-
-
-def estimator_colors(names: Sequence[str]) -> dict[str, str]:
-    """``{name: color(name)}``; names without a fixed colour that would share one get distinct spares."""
-    colors, taken = {}, set()
-    for name in names:
-        value = color(name)
-        if name not in COLORS and value in taken:
-            value = next((c for c in _SPARE if c not in taken), value)
-        colors[name] = value
-        taken.add(value)
-    return colors
-
-
-_stamp = True
-
-
-def use_style(*, stamp: bool = True) -> None:
-    """The project's matplotlib style (call once at the top of a notebook). ``stamp=False`` leaves
-    out the "anchor · profile" corner note that ``save_figure`` otherwise writes."""
-    global _stamp
+def use_style() -> None:
+    """The project's matplotlib style (call once at the top of a notebook)."""
     mpl.rcParams.update(STYLE)
-    _stamp = stamp
 
 
 def default_figure_dir() -> Path:
-    """``results/figures`` of the repository checkout (found as ``anchor.reproduce.find_root``
-    does), whatever the working directory: where a notebook run by hand writes its figures."""
-    from anchor.reproduce import find_root
-
+    """``results/figures`` of the repository checkout (``anchor.paths.find_root``), whatever the
+    working directory: where a notebook run by hand writes its figures."""
     return find_root() / "results" / "figures"
 
 
-def notebook_setup(figure_dir: str = "", *, seed: int | None = None, stamp: bool = True) -> Path:
-    """The preamble of every figure notebook: the figure style, a wide pandas display, torch's
-    global seed (the notebook is the top-level program) and the folder its figures go to:
-    ``figure_dir`` when given, else ``default_figure_dir()``. Returns that folder."""
-    import torch
-
-    use_style(stamp=stamp)
-    pd.set_option("display.width", 200)
-    if seed is not None:
-        torch.manual_seed(seed)
+def notebook_setup(figure_dir: str = "") -> Path:
+    """The preamble of every figure notebook: the figure style and the folder its figures go to,
+    ``figure_dir`` when given, else ``default_figure_dir()``. Returns that folder. (Seeding torch
+    and pandas display options are the notebook's own calls.)"""
+    use_style()
     return Path(figure_dir) if figure_dir else default_figure_dir()
 
 
-def save_figure(
-    fig: plt.Figure, name: str, directory: str | Path, *, profile: str, stamp: bool | None = None
-) -> list[Path]:
+def save_figure(fig: plt.Figure, name: str, directory: str | Path, *, profile: str, stamp: bool = True) -> list[Path]:
     """Write ``fig`` as ``<directory>/<name>.png`` and ``.pdf`` with no timestamps in the files.
 
-    Unless ``stamp`` is False (default: as set by ``use_style``), the profile that produced the
+    Unless ``stamp`` is False (a notebook passes its ``stamp`` parameter), the profile that produced the
     figure ("smoke", "quick", "paper") is printed small in its lower right corner, so a committed
     figure says how it was made. Returns the written paths.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    if _stamp if stamp is None else stamp:
+    if stamp:
         # below the figure's lower edge, so it never covers an axis label (the saved bounding box grows to it)
         fig.text(0.995, 0.0, f"anchor · profile: {profile}", ha="right", va="top", fontsize=5, color="0.5")
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
@@ -258,8 +159,9 @@ def plot_staircase(
             name = names[k]
             run = part[part.objective == name].sort_values("step")
             every = max(1, math.ceil(len(run) / max_points))
-            faint = ax.plot(run.step.to_numpy()[::every], run.estimate.to_numpy()[::every], color=color(name),
-                            alpha=0.25, lw=0.4)  # fmt: skip
+            faint = ax.plot(
+                run.step.to_numpy()[::every], run.estimate.to_numpy()[::every], color=color(name), alpha=0.25, lw=0.4
+            )
             faint[0].set_rasterized(True)
             ax.plot(run.step, run.estimate.ewm(span=smooth).mean(), color=color(name), lw=1.3)
             ax.plot(run.step, run.mi_true, color=TRUTH_COLOR, lw=0.9)
@@ -283,9 +185,11 @@ def plot_staircase(
             )
         if label:
             subfig.suptitle(label, fontsize=8, x=0.01, ha="left")
-    handles = [mpl.lines.Line2D([], [], color=TRUTH_COLOR, lw=0.9, label="true MI"),
-               mpl.lines.Line2D([], [], color="0.3", lw=1.3, label=f"moving average ({smooth} steps)"),
-               mpl.lines.Line2D([], [], color="0.3", alpha=0.35, lw=0.6, label="per batch")]  # fmt: skip
+    handles = [
+        mpl.lines.Line2D([], [], color=TRUTH_COLOR, lw=0.9, label="true MI"),
+        mpl.lines.Line2D([], [], color="0.3", lw=1.3, label=f"moving average ({smooth} steps)"),
+        mpl.lines.Line2D([], [], color="0.3", alpha=0.35, lw=0.6, label="per batch"),
+    ]
     if batch_size is not None:
         handles.append(mpl.lines.Line2D([], [], color="0.45", ls="--", lw=0.7, label=f"log B (B = {batch_size})"))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
@@ -323,9 +227,18 @@ def plot_level_summary(
             style = dict(color=color(name), marker="o", ms=2.5, lw=1.6 if name in ("anchor", "log") else 0.9)
             low, high = ax.get_ylim()
             mean = rows["mean"].clip(low, high)
-            ax.errorbar(rows.mi_true, mean, yerr=[(mean - (rows["mean"] - rows.sd).clip(low, high)).clip(0),
-                        ((rows["mean"] + rows.sd).clip(low, high) - mean).clip(0)],
-                        capsize=1.5, elinewidth=0.6, label=display_name(name), **style)  # fmt: skip
+            ax.errorbar(
+                rows.mi_true,
+                mean,
+                yerr=[
+                    (mean - (rows["mean"] - rows.sd).clip(low, high)).clip(0),
+                    ((rows["mean"] + rows.sd).clip(low, high) - mean).clip(0),
+                ],
+                capsize=1.5,
+                elinewidth=0.6,
+                label=display_name(name),
+                **style,
+            )
             mark_off_scale(ax, rows.mi_true, rows["mean"], color=color(name))
             ax_mse.plot(rows.mi_true, rows.mse.clip(*ax_mse.get_ylim()), **style)
             mark_off_scale(ax_mse, rows.mi_true, rows.mse, color=color(name))
@@ -347,16 +260,28 @@ def plot_suite_heatmap(results: pd.DataFrame, *, order: Sequence[str] | None = N
     tasks = results.drop_duplicates("task").sort_values(["family", "truth"], kind="stable")
     ratio = (
         results.assign(ratio=results.estimate / results.truth)
-        .groupby(["task", "estimator"]).ratio.mean().unstack().reindex(index=tasks.task, columns=order)
-    )  # fmt: skip
+        .groupby(["task", "estimator"])
+        .ratio.mean()
+        .unstack()
+        .reindex(index=tasks.task, columns=order)
+    )
     labels = [f"{t} ({m:.2f})" for t, m in zip(tasks.task, tasks.truth, strict=True)]
     ratio.columns = [display_name(c) for c in ratio.columns]
     fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH, 1.6 + 0.55 * len(order)), 0.9 + 0.2 * len(labels)))
     ax.set_facecolor("0.85")
     sns.heatmap(
-        ratio.set_axis(labels), ax=ax, cmap="RdBu_r", vmin=0.0, vmax=2.0, center=1.0, annot=True, fmt=".2f",
-        annot_kws={"fontsize": 6}, cbar_kws={"label": "estimate / true MI", "shrink": 0.6}, linewidths=0.3,
-    )  # fmt: skip
+        ratio.set_axis(labels),
+        ax=ax,
+        cmap="RdBu_r",
+        vmin=0.0,
+        vmax=2.0,
+        center=1.0,
+        annot=True,
+        fmt=".2f",
+        annot_kws={"fontsize": 6},
+        cbar_kws={"label": "estimate / true MI", "shrink": 0.6},
+        linewidths=0.3,
+    )
     ax.set(xlabel="", ylabel="task (true MI, nats)")
     ax.tick_params(axis="both", labelsize=7)
     ax.grid(False)
@@ -422,8 +347,16 @@ def plot_pmi_calibration(
             high = max(high, table.true.max(), table.predicted.max())
         ax.plot([low, high], [low, high], color="0.5", lw=0.8, ls="--")
         for row, (text, shade) in enumerate(lines):
-            ax.text(0.97, 0.04 + 0.09 * (len(lines) - 1 - row), text, transform=ax.transAxes, ha="right", va="bottom",
-                    fontsize=6, color=shade)  # fmt: skip
+            ax.text(
+                0.97,
+                0.04 + 0.09 * (len(lines) - 1 - row),
+                text,
+                transform=ax.transAxes,
+                ha="right",
+                va="bottom",
+                fontsize=6,
+                color=shade,
+            )
         ax.set_title(panel)
         if k % ncols == 0:
             ax.set_ylabel(f"predicted PMI ({unit})")
@@ -476,13 +409,24 @@ def plot_interaction_roc(
         )
         xs = np.arange(len(order)) + (s - (len(sources) - 1) / 2) * width
         rows = part.reindex(order)
-        ax.bar(xs, rows["mean"], width, yerr=rows["sd"].fillna(0), color=[colors[n] for n in order],
-               alpha=0.85, hatch=None if s == 0 else "///", edgecolor="white", capsize=2)  # fmt: skip
+        ax.bar(
+            xs,
+            rows["mean"],
+            width,
+            yerr=rows["sd"].fillna(0),
+            color=[colors[n] for n in order],
+            alpha=0.85,
+            hatch=None if s == 0 else "///",
+            edgecolor="white",
+            capsize=2,
+        )
         if rows.ceiling.notna().any():
             ax.hlines(rows.ceiling, xs - width / 2, xs + width / 2, color="0.3", lw=1.0, ls=":")
     ax.set_xticks(np.arange(len(order)), [display_name(n) for n in order], rotation=45, ha="right")
     ax.set(ylim=(0.5, 1.0), ylabel="AUROC (mean ± sd over trials)\ndotted: the true PMI's")
-    patches = [mpl.patches.Patch(facecolor="0.6", hatch=None if s == 0 else "///", edgecolor="white", label=source)
-               for s, source in enumerate(sources)]  # fmt: skip
+    patches = [
+        mpl.patches.Patch(facecolor="0.6", hatch=None if s == 0 else "///", edgecolor="white", label=source)
+        for s, source in enumerate(sources)
+    ]
     ax.legend(handles=patches, fontsize=6, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(sources))
     return fig

@@ -35,52 +35,26 @@ from typing import Any, NamedTuple
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-"""The repository whose notebooks are run: the package's parent folder in a checkout; ``main``
-rebinds it (``find_root``) when the package is installed elsewhere."""
-NOTEBOOKS = ROOT / "notebooks"
-PROFILES = ("smoke", "quick", "paper")
-
+from . import bit_channels
+from .images import CIFAR_ENV, find_cifar
+from .paths import PROFILES, Checkout
+from .results import update
 
 JOB_KEYS = {"notebook", "params", "needs", *PROFILES}
 NEEDS = ("imdb_embeddings", "cifar100")
-CACHE = ROOT / "results" / "cache"
 
 
-def find_root(explicit: str | os.PathLike | None = None) -> Path:
-    """The repository checkout to run: ``explicit`` (``--root``), else the checkout the package
-    lives in, else the working directory or its nearest parent holding ``notebooks/profiles.yaml``
-    (a package installed from a wheel, run inside a clone).
-    Raises ``FileNotFoundError`` saying that the runner needs a checkout when there is none."""
-    marker = Path("notebooks") / "profiles.yaml"
-    if explicit is not None:
-        root = Path(explicit).expanduser().resolve()
-        if not (root / marker).is_file():
-            raise FileNotFoundError(f"--root {str(root)!r} is not a checkout of the repository: it has no {marker}")
-        return root
-    here = Path.cwd().resolve()
-    for folder in (ROOT, here, *here.parents):
-        if (folder / marker).is_file():
-            return folder
-    raise FileNotFoundError(
-        "python -m anchor.reproduce runs the figure notebooks of a checkout of the repository (its notebooks/ "
-        f"and notebooks/profiles.yaml), and found none in {here} or its parents, nor beside the installed "
-        "package. Run it from a clone, or pass --root PATH_TO_CLONE."
-    )
+def _checkout(checkout: Checkout | None) -> Checkout:
+    return Checkout.find() if checkout is None else checkout
 
 
-def _use_root(root: Path) -> None:
-    global ROOT, NOTEBOOKS, CACHE
-    ROOT, NOTEBOOKS, CACHE = root, root / "notebooks", root / "results" / "cache"
-
-
-def load_profiles(path: Path | None = None) -> dict[str, dict]:
+def load_profiles(path: Path | None = None, *, checkout: Checkout | None = None) -> dict[str, dict]:
     """``{job: {"notebook": source name, "params": {...}, "needs": [...], profile: {...}}}``.
 
     Checks the file's shape and fills in the defaults (``notebook`` = the job name, no shared
     ``params``, no ``needs``).
     """
-    path = NOTEBOOKS / "profiles.yaml" if path is None else path
+    path = _checkout(checkout).profiles if path is None else path
     with open(path) as f:
         jobs = yaml.safe_load(f)
     for name, job in jobs.items():
@@ -104,10 +78,6 @@ def load_profiles(path: Path | None = None) -> dict[str, dict]:
     return jobs
 
 
-def figure_dir(profile: str) -> Path:
-    return ROOT / {"smoke": "results/figures", "quick": "figures", "paper": "figures/paper"}[profile]
-
-
 class Parameter(NamedTuple):
     """One assignment of a notebook's parameters cell: ``name: annotation = default``."""
 
@@ -115,12 +85,12 @@ class Parameter(NamedTuple):
     default: Any
 
 
-def notebook_parameters(source_name: str) -> dict[str, Parameter]:
+def notebook_parameters(source_name: str, *, checkout: Checkout | None = None) -> dict[str, Parameter]:
     """The names assigned in the notebook source's cell tagged ``parameters``, with their type
     annotations (None where a parameter has none) and default values."""
     import jupytext
 
-    notebook = jupytext.read(NOTEBOOKS / f"{source_name}.py")
+    notebook = jupytext.read(_checkout(checkout).notebooks / f"{source_name}.py")
     cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise ValueError(f"notebooks/{source_name}.py needs exactly one cell tagged 'parameters', has {len(cells)}")
@@ -176,10 +146,10 @@ def _matches(value: Any, annotation: ast.expr) -> bool:
     raise ValueError(f"unsupported parameter annotation {ast.unparse(annotation)!r}")
 
 
-def check_parameters(name: str, source_name: str, params: dict[str, Any]) -> None:
+def check_parameters(name: str, source_name: str, params: dict[str, Any], *, checkout: Checkout | None = None) -> None:
     """Raise ValueError if job ``name`` gives its notebook a parameter it does not declare (listing
     those it does) or a value of the wrong type (naming the parameter and its type)."""
-    declared = notebook_parameters(source_name)
+    declared = notebook_parameters(source_name, checkout=checkout)
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise ValueError(
@@ -218,51 +188,55 @@ def parse_value(text: str) -> Any:
     return value
 
 
-def job_parameters(job: dict, profile: str, overrides: dict | None = None) -> dict:
+def job_parameters(job: dict, profile: str, overrides: dict | None = None, *, checkout: Checkout | None = None) -> dict:
     """The parameters a job's notebook gets for ``profile``: the pipeline's own (profile, figure
     and cache folders), the job's shared ``params``, the profile's, then ``overrides`` (the
     command line's), each later one winning; pipeline values and overrides go only to notebooks
     that declare them. Progress bars are on unless the profile turns them off."""
     if job[profile] is False:
         raise ValueError(f"job {job['notebook']!r} is not part of the {profile} profile (false in profiles.yaml)")
-    declared = notebook_parameters(job["notebook"])
+    checkout = _checkout(checkout)
+    declared = notebook_parameters(job["notebook"], checkout=checkout)
     pipeline = {
         "profile": profile,
         "progress": True,
-        "figure_dir": str(figure_dir(profile)),
-        "cache_dir": str(CACHE),
-        "data_root": data_root(),
+        "figure_dir": str(checkout.figures(profile)),
+        "cache_dir": str(checkout.cache),
+        "data_root": data_root(checkout),
     }
     given = {k: v for k, v in (overrides or {}).items() if k in declared}
     return {**{k: v for k, v in pipeline.items() if k in declared}, **job["params"], **job[profile], **given}
 
 
-def data_root() -> str:
+def data_root(checkout: Checkout | None = None) -> str:
     """Where the CIFAR pickle folders are looked for: ANCHOR_CIFAR_ROOT, else ``<repository>/data``."""
-    from .images import CIFAR_ENV
-
-    return os.environ.get(CIFAR_ENV) or str(ROOT / "data")
+    return os.environ.get(CIFAR_ENV) or str(_checkout(checkout).root / "data")
 
 
-def missing_data(job: dict) -> str | None:
+def missing_data(job: dict, *, checkout: Checkout | None = None) -> str | None:
     """Why the job cannot run on this machine, or None."""
     if "cifar100" in job["needs"]:
-        from .images import find_cifar
-
         try:
-            find_cifar("cifar100", data_root())
+            find_cifar("cifar100", data_root(checkout))
         except FileNotFoundError as err:
             return str(err)
     if "imdb_embeddings" in job["needs"]:
-        from .unstructured import IMDB_ENV, find_imdb_embeddings
-
-        if find_imdb_embeddings() is None:
-            return f"the IMDB embeddings file was not found (set {IMDB_ENV}=/path/to/imdb_bert_finetuned.npz)"
+        if bit_channels.find_imdb_embeddings() is None:
+            return (
+                f"the IMDB embeddings file was not found (set {bit_channels.IMDB_ENV}=/path/to/imdb_bert_finetuned.npz)"
+            )
     return None
 
 
 def run_notebook(
-    name: str, source_name: str, profile: str, params: dict, *, progress: bool = True, stream: bool = True
+    name: str,
+    source_name: str,
+    profile: str,
+    params: dict,
+    *,
+    progress: bool = True,
+    stream: bool = True,
+    checkout: Checkout | None = None,
 ) -> Path:
     """Execute ``notebooks/<source_name>.py`` with ``params`` as job ``name``; returns the executed notebook.
 
@@ -272,31 +246,38 @@ def run_notebook(
     import jupytext
     import papermill as pm
 
-    source = NOTEBOOKS / f"{source_name}.py"
+    checkout = _checkout(checkout)
+    source = checkout.notebooks / f"{source_name}.py"
     if not source.exists():
         raise FileNotFoundError(f"notebook source {source} does not exist (listed in notebooks/profiles.yaml)")
-    out_dir = ROOT / "results" / "notebooks"
+    out_dir = checkout.executed
     out_dir.mkdir(parents=True, exist_ok=True)
     unexecuted = out_dir / f"{name}.input.ipynb"
     jupytext.write(jupytext.read(source), unexecuted)
     output = out_dir / f"{name}.{profile}.ipynb"
     streams = {"log_output": True, "stdout_file": sys.stdout, "stderr_file": sys.stderr} if stream else {}
     pm.execute_notebook(
-        unexecuted, output, parameters=params, cwd=str(NOTEBOOKS), progress_bar=progress and not stream,
-        kernel_name="python3", **streams,
-    )  # fmt: skip
+        unexecuted,
+        output,
+        parameters=params,
+        cwd=str(checkout.notebooks),
+        progress_bar=progress and not stream,
+        kernel_name="python3",
+        **streams,
+    )
     unexecuted.unlink()
     return output
 
 
-def refresh_committed(name: str) -> Path:
+def refresh_committed(name: str, *, checkout: Checkout | None = None) -> Path:
     """Execute ``notebooks/<name>.py`` with its default (smoke) parameters into ``notebooks/<name>.ipynb``."""
     import jupytext
     import papermill as pm
 
-    target = NOTEBOOKS / f"{name}.ipynb"
-    jupytext.write(jupytext.read(NOTEBOOKS / f"{name}.py"), target)
-    pm.execute_notebook(target, target, cwd=str(NOTEBOOKS), progress_bar=False, kernel_name="python3")
+    notebooks = _checkout(checkout).notebooks
+    target = notebooks / f"{name}.ipynb"
+    jupytext.write(jupytext.read(notebooks / f"{name}.py"), target)
+    pm.execute_notebook(target, target, cwd=str(notebooks), progress_bar=False, kernel_name="python3")
     _strip_run_metadata(target)
     return target
 
@@ -354,12 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        root = find_root(args.root)
+        checkout = Checkout.find(args.root)
     except FileNotFoundError as err:
         parser.error(str(err))
-    if root != ROOT:
-        _use_root(root)
-    profiles = load_profiles()
+    root = checkout.root
+    profiles = load_profiles(checkout=checkout)
     names = list(profiles)
     if args.list:
         print("\n".join(names))
@@ -396,9 +376,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for name in names:
                 job = profiles[name]
-                check_parameters(name, job["notebook"], job_parameters(job, profile, {**overrides, **settings}))
+                given = job_parameters(job, profile, {**overrides, **settings}, checkout=checkout)
+                check_parameters(name, job["notebook"], given, checkout=checkout)
             for key in settings:
-                if not any(key in notebook_parameters(profiles[n]["notebook"]) for n in names):
+                if not any(key in notebook_parameters(profiles[n]["notebook"], checkout=checkout) for n in names):
                     raise ValueError(f"--set {key}: no selected notebook has a parameter {key!r}")
         except ValueError as err:
             parser.error(str(err))
@@ -409,17 +390,17 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             if args.refresh_committed:
-                output = refresh_committed(name)
+                output = refresh_committed(name, checkout=checkout)
             else:
                 job = profiles[name]
-                reason = missing_data(job)
+                reason = missing_data(job, checkout=checkout)
                 if reason:
                     print(f"    skipped: {reason}", flush=True)
                     skipped.append(name)
                     timings.append((name, math.nan, "skipped: missing data"))
                     continue
-                params = job_parameters(job, profile, overrides)
-                output = run_notebook(name, job["notebook"], profile, params, stream=not args.quiet)
+                params = job_parameters(job, profile, overrides, checkout=checkout)
+                output = run_notebook(name, job["notebook"], profile, params, stream=not args.quiet, checkout=checkout)
         except PapermillExecutionError as err:  # reported now and at the end; the other jobs still run
             timings.append((name, time.perf_counter() - start, "failed"))
             where = f"notebooks/{name}.ipynb" if args.refresh_committed else f"results/notebooks/{name}.{profile}.ipynb"
@@ -431,14 +412,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         seconds = time.perf_counter() - start
         timings.append((name, seconds, "done"))
-        print(f"    done in {seconds:.0f} s -> {output.relative_to(ROOT)}", flush=True)
+        print(f"    done in {seconds:.0f} s -> {output.relative_to(root)}", flush=True)
     print_timings(timings)
-    print(f"figures in {figure_dir(profile).relative_to(ROOT)}/")
-    if profile == "quick" and not args.refresh_committed and (ROOT / "RESULTS.md").is_file():
-        from .results import update
-
+    print(f"figures in {checkout.figures(profile).relative_to(root)}/")
+    if profile == "quick" and not args.refresh_committed and (root / "RESULTS.md").is_file():
         missing: list[str] = []  # tables whose CSVs no run has written yet keep their text
-        changed = update(ROOT, missing)
+        changed = update(root, missing)
         print(f"RESULTS.md: remade the tables {', '.join(changed)}" if changed else "RESULTS.md tables up to date")
         if missing:
             print(f"RESULTS.md tables left as they were (their CSVs are not there yet): {', '.join(missing)}")

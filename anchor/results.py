@@ -22,20 +22,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .plotting import display_name
+from .names import display_name
+from .paths import find_root
+from .references import LEE_RHEE_GAUSSIAN_JOINT, PAPER_INTERACTIONS_AUROC, PAPER_SSL_CIFAR100, lee_rhee_shift
 
 BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
-
-PAPER_INTERACTIONS_AUROC = {
-    "anchor": ("0.80 ± 0.06", "0.97 ± 0.01"),
-    "nce": ("0.77 ± 0.08", "0.95 ± 0.02"),
-    "chi2": ("0.76 ± 0.07", "0.92 ± 0.03"),
-    "anchor-spherical": ("0.73 ± 0.07", "0.87 ± 0.05"),
-    "lmi": ("0.74 ± 0.08", "0.87 ± 0.04"),
-}
-"""Ryu et al. (2025), section 7: AUROC (mean ± sd) of held-out protein pairs ranked by the
-critic, kinase-target and ligand-receptor annotations (their JS is our NCE; LMI is Gowri et al.'s
-latent KSG)."""
 
 
 def _markdown(table: pd.DataFrame) -> str:
@@ -72,8 +63,12 @@ def staircase_levels(root: Path, profile: str = "paper") -> str:
                 cells = [f"{_num(runs.loc[b, 'mean'], 2)} ({_num(runs.loc[b, 'mse'])})" for b in levels]
                 rows.append([f"{domain.capitalize()}, {display_name(name)}", *cells])
         floor = part.drop_duplicates("mi_true_bits").set_index("mi_true_bits")
-        rows.append([f"{domain.capitalize()}, true critic's per-batch floor", *[f"({_num(floor.loc[b, 'oracle_mse'])})"
-                                                                                 for b in levels]])  # fmt: skip
+        rows.append(
+            [
+                f"{domain.capitalize()}, true critic's per-batch floor",
+                *[f"({_num(floor.loc[b, 'oracle_mse'])})" for b in levels],
+            ]
+        )
     columns = ["mean (MSE), nats", *[f"{b:g} bits" for b in levels]]
     return _markdown(pd.DataFrame(rows, columns=columns))
 
@@ -121,8 +116,6 @@ def lee_rhee_gaussian_joint(root: Path) -> str:
     """Our joint-critic Gaussian staircase (paper profile) beside Lee & Rhee's published means,
     ours / theirs in nats; our JS shown minus 1/e (theirs is the offset form). Estimators they did
     not publish show ours only."""
-    from .staircase import LEE_RHEE_GAUSSIAN_JOINT
-
     table = _read(root, "staircase_gaussian_joint_levels", "paper")
     part = table[table.critic == "joint"]
     levels = sorted(part.mi_true_bits.unique())
@@ -130,7 +123,7 @@ def lee_rhee_gaussian_joint(root: Path) -> str:
     for name in dict.fromkeys([*LEE_RHEE_GAUSSIAN_JOINT, *part.objective]):
         runs = part[part.objective == name].set_index("mi_true_bits")
         theirs = LEE_RHEE_GAUSSIAN_JOINT.get(name)
-        shift = -math.exp(-1) if name == "js" and theirs else 0.0
+        shift = lee_rhee_shift(name) if theirs else 0.0
         cells = []
         for k, b in enumerate(levels):
             if b not in runs.index:
@@ -172,8 +165,10 @@ def anchor_nu_k(root: Path, profile: str = "quick") -> str:
                 row += ["-", "-"]
                 continue
             worst = part.relative_error.abs().idxmax()
-            row += [f"{_percent(part.loc[worst, 'relative_error'])} at {worst:g} bits ({int(part.seeds.iloc[0])})",
-                    _num(part.sd.get(table.bits.max()), 2)]  # fmt: skip
+            row += [
+                f"{_percent(part.loc[worst, 'relative_error'])} at {worst:g} bits ({int(part.seeds.iloc[0])})",
+                _num(part.sd.get(table.bits.max()), 2),
+            ]
         rows.append(row)
     columns = ["nu", "K"]
     for name, table in critics.items():
@@ -220,16 +215,19 @@ def scoring_rules_joint(root: Path) -> str:
 
 def ssl_mnist(root: Path) -> str:
     """Linear probe and k-NN accuracy (%), mean ± sd over seeds, beside the paper's CIFAR-100."""
-    from .ssl import PAPER_SSL_CIFAR100
-
     table = _read(root, "ssl_mnist_table")
     paper = {display_name(k): v for k, v in PAPER_SSL_CIFAR100.items()}
     rows = [
-        [row.objective, *[f"{getattr(row, f'{m}_mean'):.2f} ± {getattr(row, f'{m}_std'):.2f}"
-                          for m in ("probe_top1", "probe_top5", "knn_top1")],
-         "{:.2f} / {:.2f}".format(*paper[row.objective]) if row.objective in paper else "-"]
+        [
+            row.objective,
+            *[
+                f"{getattr(row, f'{m}_mean'):.2f} ± {getattr(row, f'{m}_std'):.2f}"
+                for m in ("probe_top1", "probe_top5", "knn_top1")
+            ],
+            "{:.2f} / {:.2f}".format(*paper[row.objective]) if row.objective in paper else "-",
+        ]
         for row in table.itertuples()
-    ]  # fmt: skip
+    ]
     columns = ["objective", "linear probe top-1", "top-5", "20-NN", "the paper, CIFAR-100 top-1 / top-5"]
     return _markdown(pd.DataFrame(rows, columns=columns))
 
@@ -237,8 +235,17 @@ def ssl_mnist(root: Path) -> str:
 def suite_scores(root: Path) -> str:
     """Every estimator on the suite: MAE, solved share, within 10%, failed runs, median seconds."""
     table = _read(root, "mi_suite_scores")
-    rows = [[display_name(r.estimator), _num(r.mae), _num(r.solved, 2), _num(r.within_10pct, 2), int(r.failed),
-             _num(r.median_seconds, 2)] for r in table.itertuples()]  # fmt: skip
+    rows = [
+        [
+            display_name(r.estimator),
+            _num(r.mae),
+            _num(r.solved, 2),
+            _num(r.within_10pct, 2),
+            int(r.failed),
+            _num(r.median_seconds, 2),
+        ]
+        for r in table.itertuples()
+    ]
     columns = ["estimator", "MAE (nats)", "solved", "within 10%", "failed runs", "median s"]
     return _markdown(pd.DataFrame(rows, columns=columns))
 
@@ -264,8 +271,19 @@ def suite_sizes(root: Path) -> str:
 def suite_coverage(root: Path) -> str:
     """Coverage of estimate_mi's 95% interval over independent data sets."""
     table = _read(root, "mi_suite_coverage")
-    rows = [[r.task, f"{int(r.n):,}", int(r.data_sets), _num(r.coverage, 2), _num(r.warned, 2),
-             _num(r.mean_estimate), _num(r.truth), _num(r.mean_width)] for r in table.itertuples()]  # fmt: skip
+    rows = [
+        [
+            r.task,
+            f"{int(r.n):,}",
+            int(r.data_sets),
+            _num(r.coverage, 2),
+            _num(r.warned, 2),
+            _num(r.mean_estimate),
+            _num(r.truth),
+            _num(r.mean_width),
+        ]
+        for r in table.itertuples()
+    ]
     columns = ["task", "n", "data sets", "coverage", "warned", "mean estimate", "truth", "mean width"]
     return _markdown(pd.DataFrame(rows, columns=columns))
 
@@ -275,8 +293,15 @@ def pmi_calibration(root: Path, profile: str = "quick") -> str:
     table = _read(root, "pmi_calibration", profile)
     rows, last = [], None
     for r in table.itertuples():
-        rows.append([r.task if r.task != last else "", display_name(r.objective), _num(r.correlation),
-                     _num(r.rmse), _num(r.bias)])  # fmt: skip
+        rows.append(
+            [
+                r.task if r.task != last else "",
+                display_name(r.objective),
+                _num(r.correlation),
+                _num(r.rmse),
+                _num(r.bias),
+            ]
+        )
         last = r.task
     columns = ["task", "objective", "Pearson r", "RMSE (nats)", "mean predicted − true"]
     return _markdown(pd.DataFrame(rows, columns=columns))
@@ -290,8 +315,9 @@ def pmi_interactions(root: Path, profile: str = "quick") -> str:
     for name in dict.fromkeys(table.objective):
         part = table[table.objective == name].set_index("source")
         paper = PAPER_INTERACTIONS_AUROC.get(name, ("-", "-"))
-        rows.append([display_name(name), *[f"{part.loc[s, 'mean']:.3f} ± {part.loc[s, 'sd']:.3f}" for s in sources],
-                     *paper])  # fmt: skip
+        rows.append(
+            [display_name(name), *[f"{part.loc[s, 'mean']:.3f} ± {part.loc[s, 'sd']:.3f}" for s in sources], *paper]
+        )
     rows.append(["LMI (latent KSG)", *["not run"] * len(sources), *PAPER_INTERACTIONS_AUROC["lmi"]])
     ceiling = table.drop_duplicates("source").set_index("source").ceiling
     rows.append(["true PMI (ceiling)", *[_num(ceiling[s]) for s in sources], "-", "-"])
@@ -373,8 +399,6 @@ def update(root: Path, missing: list[str] | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .reproduce import find_root
-
     parser = argparse.ArgumentParser(prog="python -m anchor.results", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only say which tables are out of date (exit 1 if any)")
     parser.add_argument("--root", help="the repository checkout (default: found from the working directory)")

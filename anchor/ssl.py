@@ -35,19 +35,10 @@ from .images import Augment, dataset_files, load_images
 from .objectives import OBJECTIVES, get_objective
 from .representation import alignment, knn_accuracy, linear_probe, uniformity
 from .sweep import notebook_sweep
+from .train import DivergenceMonitor
 
 SSL_OBJECTIVES: tuple[str, ...] = ("infonce", "anchor", "chi2", "nce", "anchor-spherical", "anchor-brier")
 """The objectives of the paper's self-supervised comparison (nce = binary JS with K = 1)."""
-
-PAPER_SSL_CIFAR100: dict[str, tuple[float, float]] = {
-    "infonce": (65.98, 89.69),
-    "anchor": (65.74, 89.24),
-    "chi2": (65.59, 88.40),
-    "nce": (61.69, 87.33),
-    "anchor-spherical": (4.33, 17.91),
-}
-"""Ryu et al. (2025): linear-probe top-1 / top-5 (%) after SimCLR-style training, ResNet-18,
-CIFAR-100, batch 256 ("nce" is their JS with K = 1). Linear CKA of InfoNCE vs anchor about 0.88."""
 
 CHECKPOINT_VERSION = 2
 COLUMNS = ["epoch", "metric", "value"]
@@ -223,7 +214,7 @@ def run_ssl(
         objective: a name in ``anchor.OBJECTIVES`` (default parameters: the anchor has nu = 1 and
             K = B - 1, "nce" is K = 1), or None to evaluate the initialised encoder (epochs = 0).
         seed: seeds the initial weights, the batch order and the views.
-        dataset, encoder, width: see ``anchor.load_images`` and ``anchor.ENCODERS``.
+        dataset, encoder, width: see ``anchor.images.load_images`` and ``anchor.encoders.ENCODERS``.
         train_size: use only the first ``train_size`` training images (for quick checks).
         checkpoint_dir: save the state after every epoch (atomically) and resume from it; the
             finished file keeps the test-set features (``checkpoint_features``) and answers a
@@ -246,10 +237,22 @@ def run_ssl(
         and ``diverged`` (1, at the epoch where the loss became non-finite, which ends the run
         with no evaluation; else 0).
     """
-    config = {"objective": objective, "seed": seed, "dataset": dataset, "encoder": encoder, "width": width,
-              "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-              "warmup_epochs": warmup_epochs, "temperature": temperature, "proj_dim": proj_dim,
-              "train_size": train_size, "knn_every": knn_every}  # fmt: skip
+    config = {
+        "objective": objective,
+        "seed": seed,
+        "dataset": dataset,
+        "encoder": encoder,
+        "width": width,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "warmup_epochs": warmup_epochs,
+        "temperature": temperature,
+        "proj_dim": proj_dim,
+        "train_size": train_size,
+        "knn_every": knn_every,
+    }
     run = _Training(config, data_root=data_root, device=check_device(device))
     checkpoint = _Checkpoint(checkpoint_dir, config, data_root, run.device) if checkpoint_dir else None
     rows: list[tuple[int, str, float]] = []
@@ -301,9 +304,14 @@ class _Training:
         torch.manual_seed(self.seed)  # initial weights
         mean, std = data.channel_stats()
         self.critic = ContrastiveCritic(
-            config["encoder"], in_channels=data.shape[0], width=config["width"], proj_dim=config["proj_dim"],
-            temperature=config["temperature"], mean=mean, std=std,
-        ).to(device)  # fmt: skip
+            config["encoder"],
+            in_channels=data.shape[0],
+            width=config["width"],
+            proj_dim=config["proj_dim"],
+            temperature=config["temperature"],
+            mean=mean,
+            std=std,
+        ).to(device)
         self.optimizer = torch.optim.AdamW(self.critic.parameters(), lr=self.lr, weight_decay=weight_decay)
         self.augment = Augment.for_dataset(config["dataset"])
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -312,6 +320,7 @@ class _Training:
         self.images, self.test_x = train_x.to(device), data.test_x.to(device)
         self.k_nn = min(20, len(train_x))
         self.autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+        self.monitor = DivergenceMonitor(limit=math.inf)  # a run ends at its first non-finite loss
         self.test_features: torch.Tensor | None = None
 
     def load(self, state: dict[str, Any]) -> None:
@@ -334,7 +343,7 @@ class _Training:
         with self.autocast:
             logits = self.critic(v1, v2).float()
         loss = 0.5 * (self.objective.loss(logits) + self.objective.loss(logits.T))
-        if not torch.isfinite(loss):
+        if self.monitor.check(float(loss), 0.0) is not None:
             return None
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -385,9 +394,21 @@ class _Checkpoint:
         return _resume(self.path, self.config, self.precision, self.threads, self.context)
 
     def save(self, run: _Training, rows: list, epoch: int, finished: bool, **extra: Any) -> None:
-        _save({"version": CHECKPOINT_VERSION, "config": self.config, "context": self.context,
-               "precision": self.precision, "threads": self.threads, "epoch": epoch, "finished": finished,
-               "rows": rows, "critic": run.critic.state_dict(), **extra}, self.path)  # fmt: skip
+        _save(
+            {
+                "version": CHECKPOINT_VERSION,
+                "config": self.config,
+                "context": self.context,
+                "precision": self.precision,
+                "threads": self.threads,
+                "epoch": epoch,
+                "finished": finished,
+                "rows": rows,
+                "critic": run.critic.state_dict(),
+                **extra,
+            },
+            self.path,
+        )
 
 
 def _train_epochs(
@@ -426,8 +447,9 @@ def _train_epochs(
             postfix["knn"] = f"{rows[-1][2]:.3f}"
         bar.set_postfix(postfix)
         if checkpoint is not None:
-            checkpoint.save(run, rows, done, False, optimizer=run.optimizer.state_dict(),
-                            generator=run.generator.get_state())  # fmt: skip
+            checkpoint.save(
+                run, rows, done, False, optimizer=run.optimizer.state_dict(), generator=run.generator.get_state()
+            )
     bar.close()
     return False
 
@@ -459,10 +481,17 @@ def sweep_ssl(
     and the finished encoders' test features. Runs with objective None are labelled RANDOM_INIT.
     """
     results = notebook_sweep(
-        configs, run_ssl, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
+        configs,
+        run_ssl,
+        cache=cache,
+        device=device,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
         data=lambda c: data_files([c.get("dataset", SSL_DEFAULTS["dataset"])], data_root),
-        checkpoint_dir=checkpoint_dir, data_root=data_root,
-    )  # fmt: skip
+        checkpoint_dir=checkpoint_dir,
+        data_root=data_root,
+    )
     results["objective"] = results["objective"].fillna(RANDOM_INIT) if "objective" in results else RANDOM_INIT
     return results
 

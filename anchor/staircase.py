@@ -17,28 +17,15 @@ import torch
 
 from ._checks import check_choice, check_int, check_seed
 from ._random import keeps_global_rng
+from .bit_channels import ImdbBitsSampler, MnistBitsSampler
 from .critics import CRITICS, get_critic
 from .data import STAIRCASE_BITS, CubicSampler, GaussianSampler, Staircase
 from .objectives import OBJECTIVES, get_objective
 from .sweep import notebook_sweep
 from .train import DivergedError, fit
-from .unstructured import ImdbBitsSampler, MnistBitsSampler
 
 DOMAINS = ("gaussian", "cubic", "mnist", "imdb")
 CRITIC_KINDS = ("joint", "separable")  # the paper's critics; any name in anchor.CRITICS trains
-
-# Lee & Rhee (2024), public logs of their benchmark: Gaussian staircase, d = 10, joint critic
-# (in -> 256, 2 x 256, -> 1, ReLU), batch 64, Adam lr 5e-4, 4,000 steps per level; mean estimate
-# over the last 1,000 steps of each level, in nats (truth 1.39, 2.77, 4.16, 5.55, 6.93). DV
-# diverged at the top levels. Their JS column is their offset form of the JS estimator.
-LEE_RHEE_GAUSSIAN_JOINT: dict[str, tuple[float, ...]] = {
-    "infonce": (1.27, 2.37, 3.17, 3.68, 3.96),
-    "nwj": (1.33, 2.67, 3.98, 5.30, 6.12),
-    "mine": (1.34, 2.69, 4.04, 5.43, 6.93),
-    "smile-5": (1.32, 2.73, 4.20, 5.88, 7.69),
-    "smile-1": (1.53, 3.14, 4.65, 6.16, 7.64),
-    "js": (0.94, 2.29, 3.62, 4.97, 6.35),
-}
 
 
 def make_staircase(
@@ -127,8 +114,8 @@ def run_staircase(
     """Train one critic on one objective through a staircase; return the per-step history.
 
     Columns: step, level, mi_true, estimate, loss, objective, diverged (a run whose loss became
-    NaN or infinite, or whose estimate stayed beyond +-``anchor.DIVERGENCE_NATS`` for
-    ``anchor.DIVERGENCE_STEPS`` steps in a row, keeps its history up to and including that step and
+    NaN or infinite, or whose estimate stayed beyond +-``anchor.train.DIVERGENCE_NATS`` for
+    ``anchor.train.DIVERGENCE_STEPS`` steps in a row, keeps its history up to and including that step and
     is marked diverged), and ``estimate_<name>`` for
     each objective named in ``track``, whose estimate is recorded on the same batches (e.g.
     ``track=["anchor"]`` records the plug-in of a critic trained with InfoNCE). All in nats.
@@ -193,9 +180,16 @@ def sweep_staircase(
             raise ValueError(f"labels: every mapping needs the same keys, got {sorted(map(list, keys))}")
     extra = {} if data_path is None else {"data_path": data_path}
     history = notebook_sweep(
-        configs, run_staircase, cache=cache, device=device, workers=workers, scheduler=scheduler, progress=progress,
-        data=lambda c: {"data_path": data_path} if c.get("domain") == "imdb" else None, **extra,
-    )  # fmt: skip
+        configs,
+        run_staircase,
+        cache=cache,
+        device=device,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        data=lambda c: {"data_path": data_path} if c.get("domain") == "imdb" else None,
+        **extra,
+    )
     for key in labels[0] if labels else ():
         history[key] = [labels[k][key] for k in history.run]
     return history
@@ -279,11 +273,18 @@ def seed_summary(per_run: pd.DataFrame, *, by: Sequence[str] = ("objective",), s
     summary = (
         per_run.groupby([*by, "level"], sort=False)
         .agg(
-            mi_true=("mi_true", "first"), mean=("mean", "mean"), bias=("bias", "mean"), sd=("sd", "mean"),
-            mse=("mse", "mean"), mean_seed_sd=("mean", "std"), bias_seed_sd=("bias", "std"),
-            mse_seed_sd=("mse", "std"), seeds=(seed, "nunique"), diverged=("diverged", "any"),
+            mi_true=("mi_true", "first"),
+            mean=("mean", "mean"),
+            bias=("bias", "mean"),
+            sd=("sd", "mean"),
+            mse=("mse", "mean"),
+            mean_seed_sd=("mean", "std"),
+            bias_seed_sd=("bias", "std"),
+            mse_seed_sd=("mse", "std"),
+            seeds=(seed, "nunique"),
+            diverged=("diverged", "any"),
         )
         .reset_index()
-    )  # fmt: skip
+    )
     summary.insert(summary.columns.get_loc("bias") + 1, "relative_error", summary.bias / summary.mi_true)
     return summary

@@ -334,9 +334,14 @@ def _cached(cache: ResultCache | None, configs: list[Config], contexts: list[dic
 
 
 def _run_here(
-    run: Callable[..., pd.DataFrame], configs: list[Config], todo: list[int], options: dict[str, Any], threads: int,
-    finish: Callable[[int, pd.DataFrame], None], failed: Callable[[int, BaseException], RuntimeError],
-) -> None:  # fmt: skip
+    run: Callable[..., pd.DataFrame],
+    configs: list[Config],
+    todo: list[int],
+    options: dict[str, Any],
+    threads: int,
+    finish: Callable[[int, pd.DataFrame], None],
+    failed: Callable[[int, BaseException], RuntimeError],
+) -> None:
     """Run the configurations ``todo`` in this process, one after another, with ``threads`` torch
     threads (a lone run left of a parallel sweep gets a worker's threads, so its key holds)."""
     own = torch.get_num_threads()
@@ -377,7 +382,7 @@ def notebook_sweep(
     data: Mapping[str, str | Path | None] | Callable[[Config], Mapping[str, str | Path | None]] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
-    """``run_sweep`` as the notebooks call it (``anchor.sweep_staircase``, ``anchor.sweep_ssl``).
+    """``run_sweep`` as the notebooks call it (``anchor.staircase.sweep_staircase``, ``anchor.ssl.sweep_ssl``).
 
     ``workers`` local processes share the notebooks' two torch threads (one each when there are
     two or more; a single process keeps this process's threads); ``scheduler`` (a Dask address;
@@ -388,7 +393,14 @@ def notebook_sweep(
     """
     options = {"device": device, "progress": progress and workers == 1 and not scheduler, **options}
     return run_sweep(
-        configs, run, cache=cache or None, options=options, workers=workers,
-        threads_per_worker=max(1, 2 // workers), client=scheduler or None, progress=progress, index="run",
+        configs,
+        run,
+        cache=cache or None,
+        options=options,
+        workers=workers,
+        threads_per_worker=max(1, 2 // workers),
+        client=scheduler or None,
+        progress=progress,
+        index="run",
         data=data,
-    )  # fmt: skip
+    )

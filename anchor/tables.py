@@ -81,8 +81,11 @@ def _encode(name: str, label: str, series: pd.Series) -> tuple[np.ndarray, list[
         onehot = (codes[:, None] == np.arange(len(levels))[None, :]).astype(np.float64)
         return onehot, [f"{label}={level}" for level in levels], f"one-hot ({len(levels)} levels)"
     values = series.to_numpy(np.float64)
-    kind = "boolean" if pd.api.types.is_bool_dtype(series) else (
-        "integer" if pd.api.types.is_integer_dtype(series) else "number")  # fmt: skip
+    kind = (
+        "boolean"
+        if pd.api.types.is_bool_dtype(series)
+        else ("integer" if pd.api.types.is_integer_dtype(series) else "number")
+    )
     return values[:, None], [label], kind
 
 

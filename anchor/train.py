@@ -49,10 +49,6 @@ class DivergedError(RuntimeError):
         self.reason = reason
 
 
-NonFiniteLossError = DivergedError
-"""The former name of ``DivergedError``."""
-
-
 def divergence(
     loss: float, estimate: float, streak: int, limit: float = DIVERGENCE_NATS, steps: int = DIVERGENCE_STEPS
 ) -> str | None:
@@ -66,6 +62,59 @@ def divergence(
     if streak >= steps:
         return f"the estimate stayed beyond +-{limit:g} nats for {steps} steps in a row (now {estimate:.3g})"
     return None
+
+
+class DivergenceMonitor:
+    """Watches one training run step by step: ``check(loss, estimate)`` says why the step counts as
+    diverged (``divergence``), keeping the count of steps in a row beyond +-``limit`` nats."""
+
+    def __init__(self, limit: float = DIVERGENCE_NATS, steps: int = DIVERGENCE_STEPS) -> None:
+        self.limit, self.steps, self.streak = limit, steps, 0
+
+    def check(self, loss: float, estimate: float) -> str | None:
+        self.streak = self.streak + 1 if abs(estimate) > self.limit else 0
+        return divergence(loss, estimate, self.streak, self.limit, self.steps)
+
+
+class EarlyStopping:
+    """Keeps the best candidate by a held-out loss (lower is better) and stops after ``patience``
+    evaluations without improvement. A candidate is offered with its ``step``, a ``kind`` naming
+    what it is, and a function that copies its weights (called only when it is the new best)."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.loss, self.step, self.kind, self.weights = math.inf, -1, "", None
+        self.since, self.done = 0, False
+
+    def offer(self, loss: float, step: int, kind: str, weights: Callable[[], Any]) -> None:
+        if self.done:
+            return
+        if loss < self.loss:
+            self.loss, self.step, self.kind, self.weights, self.since = loss, step, kind, weights(), 0
+        else:
+            self.since += 1
+        self.done = self.since >= self.patience
+
+    @property
+    def converged(self) -> bool:
+        """Stopped by patience (not by running out of steps or by a failure)."""
+        return self.since >= self.patience
+
+
+class WeightAverage:
+    """An exponential moving average of a set of weights (``{name: tensor}``, e.g. a batched
+    ensemble's stacked parameters), started at their current values. With ``warmup`` > 0 the
+    decay at step t is min(decay, (1 + t) / (warmup + t)), so early steps are not held back by the
+    random initial weights."""
+
+    def __init__(self, weights: dict[str, torch.Tensor], decay: float, warmup: int = 0) -> None:
+        self.decay, self.warmup = decay, warmup
+        self.weights = {k: v.detach().clone() for k, v in weights.items()}
+
+    @torch.no_grad()
+    def update(self, weights: dict[str, torch.Tensor], step: int) -> None:
+        decay = min(self.decay, (1.0 + step) / (self.warmup + step)) if self.warmup else self.decay
+        torch._foreach_lerp_(list(self.weights.values()), [w.detach() for w in weights.values()], 1.0 - decay)
 
 
 class ArraySampler:
@@ -177,7 +226,7 @@ def fit(
     history = _History(objective.name, _tracked(track))
 
     critic.train()
-    streak = 0  # steps in a row with the estimate beyond +-divergence_nats
+    monitor = DivergenceMonitor(divergence_nats)
     bar = progress_bar(range(steps), desc=desc or objective.name, enabled=progress)
     for step in bar:
         sampler = sampler_at(step)
@@ -185,8 +234,7 @@ def fit(
         logits = critic(x, y)  # (B, B)
         loss = objective.loss(logits)
         value = history.record(step, sampler.mi, objective, logits, loss)
-        streak = streak + 1 if abs(value) > divergence_nats else 0
-        reason = divergence(loss.item(), value, streak, divergence_nats)
+        reason = monitor.check(loss.item(), value)
         if reason is not None:
             bar.close()
             truth = "" if math.isnan(sampler.mi) else f"true MI {sampler.mi:.3g} nats, "

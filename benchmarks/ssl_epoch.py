@@ -70,10 +70,18 @@ def main(argv: list[str] | None = None) -> int:
             data_root = str(write_synthetic_cifar100(Path(tmp)))
         tic = time.perf_counter()
         result = anchor.run_ssl(
-            objective=args.objective, seed=0, epochs=args.epochs, batch_size=args.batch_size,
-            train_size=args.train_size, knn_every=0, warmup_epochs=0, data_root=data_root, device=args.device,
-            progress=False, **settings,
-        )  # fmt: skip
+            objective=args.objective,
+            seed=0,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            train_size=args.train_size,
+            knn_every=0,
+            warmup_epochs=0,
+            data_root=data_root,
+            device=args.device,
+            progress=False,
+            **settings,
+        )
         wall = time.perf_counter() - tic
     wide = result.pivot_table(index="epoch", columns="metric", values="value")
     per_epoch = statistics.median(wide["seconds"].dropna())
@@ -81,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     steps = n_train // args.batch_size
     evaluation = wall - wide["seconds"].sum()
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"setting: {settings['encoder']} on {settings['dataset']}{' (synthetic images)' if args.synthetic else ''}, "
-          f"batch {args.batch_size}, objective {args.objective}")  # fmt: skip
-    print(f"training: {per_epoch:.2f} s per epoch (median of {args.epochs}), {steps} steps, "
-          f"{steps / per_epoch:.1f} steps/s, {2 * steps * args.batch_size / per_epoch:,.0f} views/s")  # fmt: skip
+    print(
+        f"setting: {settings['encoder']} on {settings['dataset']}{' (synthetic images)' if args.synthetic else ''}, "
+        f"batch {args.batch_size}, objective {args.objective}"
+    )
+    print(
+        f"training: {per_epoch:.2f} s per epoch (median of {args.epochs}), {steps} steps, "
+        f"{steps / per_epoch:.1f} steps/s, {2 * steps * args.batch_size / per_epoch:,.0f} views/s"
+    )
     print(f"loading and final evaluation: {evaluation:.1f} s (features, linear probe, k-NN, alignment, uniformity)")
     final = wide.iloc[-1]
     print(

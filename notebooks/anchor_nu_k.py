@@ -80,40 +80,21 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
+import torch
 
 import anchor
+from anchor import jobs
 from anchor.plotting import PAGE_WIDTH, TRUTH_COLOR, color, notebook_setup, save_figure, save_table
-from anchor.theory import anchor_interpolation
+from anchor.true_critic import anchor_interpolation
 
-figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
-if len(initial_offsets) < len(seeds):
-    raise ValueError(f"initial_offsets needs one value per seed: {len(seeds)} seeds, got {initial_offsets}")
+figure_dir = notebook_setup(figure_dir)
+torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
+pd.set_option("display.width", 200)
 FULL_K = batch_size - 1
-
-
-def sweep_configs(critic, steps, run_lr, run_seeds, offsets=None):
-    """One run_staircase configuration per (nu, K) setting and seed; setting labels alongside."""
-    configs, labels = [], []
-    settings = [(nu, FULL_K) for nu in nus] + [(1.0, K) for K in ks if K != FULL_K]
-    for config in anchor.staircase_configs(
-        "gaussian", ["anchor"], critic, steps_per_level=steps, bits=bits, batch_size=batch_size, lr=run_lr,
-        seeds=run_seeds, dim=dim,
-    ):  # fmt: skip
-        for nu, K in settings:
-            extra = {"objective_params": {"nu": float(nu), "K": int(K)}}
-            if offsets is not None:
-                extra["critic_params"] = {"offset": float(offsets[run_seeds.index(config["seed"])])}
-            configs.append({**config, **extra})
-            labels.append({"nu": float(nu), "K": int(K)})
-    return configs, labels
-
-
-def run(configs, labels):
-    """Run (or load) the configurations; the history gains nu and K columns."""
-    return anchor.sweep_staircase(
-        configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress, labels=labels
-    )
+sweeps = jobs.plan("anchor_nu_k", globals())  # the runs `anchor sweep` trains for this job
+run = dict(cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress)
 
 
 def per_level(history):
@@ -121,7 +102,7 @@ def per_level(history):
     summary = anchor.level_summary(history, by=("nu", "K", "seed"))
     summary["bits"] = (summary.mi_true / math.log(2)).round(1)
     summary["relative_error"] = summary.bias / summary.mi_true
-    return summary, anchor.seed_summary(summary, by=("nu", "K", "bits"))
+    return summary, anchor.staircase.seed_summary(summary, by=("nu", "K", "bits"))
 
 
 # %% [markdown]
@@ -132,8 +113,8 @@ def per_level(history):
 # level). Tables in nats.
 
 # %% tags=["nbval-ignore-output"]
-configs, labels = sweep_configs("quadratic", steps_per_level, lr, seeds, initial_offsets)
-history = run(configs, labels)
+configs = sweeps["quadratic"].configs
+history = jobs.run(sweeps["quadratic"], **run)
 by_seed, summary = per_level(history)
 save_table(summary, "anchor_nu_k_levels", figure_dir)
 consistent = summary[summary.nu > 0]
@@ -203,20 +184,33 @@ fig, axes = plt.subplots(1, 3, figsize=(PAGE_WIDTH, 2.6), layout="constrained")
 for ax, nu in zip(axes[:2], (0.0, 1.0), strict=True):
     part = history[(history.nu == nu) & (history.K == FULL_K)]
     for k, (run_seed, group) in enumerate(part.groupby("seed")):
-        ax.plot(group.step, group.estimate.ewm(span=50).mean(), lw=1.0, color=sns.color_palette("tab10")[k],
-                label=f"seed {run_seed}, b0 = {initial_offsets[seeds.index(run_seed)]:+g}")  # fmt: skip
+        ax.plot(
+            group.step,
+            group.estimate.ewm(span=50).mean(),
+            lw=1.0,
+            color=sns.color_palette("tab10")[k],
+            label=f"seed {run_seed}, b0 = {initial_offsets[seeds.index(run_seed)]:+g}",
+        )
     first = part[part.seed == part.seed.min()]
     ax.plot(first.step, first.mi_true, color=TRUTH_COLOR, lw=1.4, label="true MI")
     ax.set(xlabel="step", ylabel="plug-in estimate (nats)", title=f"quadratic critic, ν = {nu:g}, K = B − 1")
     ax.legend(fontsize=5)
 ax = axes[2]
 for b, group in consistent[consistent.K == FULL_K].groupby("bits"):
-    ax.errorbar(group.nu, group.bias, yerr=group.bias_seed_sd.fillna(0), marker="o", ms=3, capsize=2,
-                color=palette[b], label=f"{b:g} bits")  # fmt: skip
+    ax.errorbar(
+        group.nu,
+        group.bias,
+        yerr=group.bias_seed_sd.fillna(0),
+        marker="o",
+        ms=3,
+        capsize=2,
+        color=palette[b],
+        label=f"{b:g} bits",
+    )
 ax.axhline(0, color=TRUTH_COLOR, lw=1)
 ax.set(xscale="log", xlabel="ν (anchor weight)", ylabel="bias (nats)", title="bias per level (K = B − 1)")
 ax.legend(fontsize=5)
-save_figure(fig, "anchor_offset", figure_dir, profile=profile)
+save_figure(fig, "anchor_offset", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -232,8 +226,9 @@ def sweep_figure(summary, title):
         (summary[(summary.nu == 1.0)], "K", "K (ν = 1)"),
     ]
     for row, (part, x, xlabel) in zip(axes, rows, strict=True):
-        for ax, value, ylabel in zip(row, ("bias", "sd", "mse"), ("bias (nats)", "per-step sd (nats)", "MSE (nats²)"),
-                                     strict=True):  # fmt: skip
+        for ax, value, ylabel in zip(
+            row, ("bias", "sd", "mse"), ("bias (nats)", "per-step sd (nats)", "MSE (nats²)"), strict=True
+        ):
             for b, group in part.groupby("bits"):
                 group = group.sort_values(x)
                 ax.plot(group[x], group[value], marker="o", ms=3, color=palette[b], label=f"{b:g} bits")
@@ -248,7 +243,7 @@ def sweep_figure(summary, title):
 
 
 fig = sweep_figure(consistent, f"quadratic critic, {steps_per_level} steps per level, {len(seeds)} seeds")
-save_figure(fig, "anchor_nu_k", figure_dir, profile=profile)
+save_figure(fig, "anchor_nu_k", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -260,8 +255,8 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 if mlp_steps_per_level:
-    mlp_configs, mlp_labels = sweep_configs("separable", mlp_steps_per_level, mlp_lr, mlp_seeds)
-    mlp_history = run(mlp_configs, mlp_labels)
+    mlp_configs = sweeps["mlp"].configs
+    mlp_history = jobs.run(sweeps["mlp"], **run)
     _, mlp_summary = per_level(mlp_history)
     save_table(mlp_summary, "anchor_nu_k_mlp_levels", figure_dir)
     print(f"{len(mlp_configs)} runs, {mlp_steps_per_level} steps per level. Relative error; columns: bits")
@@ -269,7 +264,7 @@ if mlp_steps_per_level:
     print("\nper-step standard deviation (nats)")
     print(mlp_summary.pivot_table(index=["nu", "K"], columns="bits", values="sd").round(3).to_string())
     fig = sweep_figure(mlp_summary[mlp_summary.nu > 0], f"separable MLP critic, {mlp_steps_per_level} steps per level")
-    save_figure(fig, "anchor_nu_k_mlp", figure_dir, profile=profile)
+    save_figure(fig, "anchor_nu_k_mlp", figure_dir, profile=profile, stamp=stamp)
     plt.show()
 else:
     print("part 2 skipped (mlp_steps_per_level = 0)")
@@ -277,7 +272,7 @@ else:
 # %% [markdown]
 # ## Part 3: from DV to NWJ as beta = nu / K grows
 #
-# `anchor.theory.anchor_interpolation` evaluates the anchor log loss with nu = beta * K on
+# `anchor.true_critic.anchor_interpolation` evaluates the anchor log loss with nu = beta * K on
 # Monte Carlo tuples of K = `interp_k` candidates and reports it as a value in nats,
 # -(1 + beta) L + log K + (1 + beta) log(1 + beta) - beta log beta, whose K -> infinity limit is
 # E_p[c] - (1 + beta) log((beta + E_q[e^c]) / (1 + beta)). For the true critic every one of these
@@ -288,9 +283,13 @@ else:
 # %% tags=["nbval-ignore-output"]
 interp_sampler = anchor.GaussianSampler(1, mi=anchor.bits_to_nats(interp_bits))
 interp = anchor_interpolation(
-    interp_sampler, K=interp_k, betas=betas, critics=[tuple(c) for c in critic_perturbations],
-    n_tuples=interp_tuples, seed=seed,
-)  # fmt: skip
+    interp_sampler,
+    K=interp_k,
+    betas=betas,
+    critics=[tuple(c) for c in critic_perturbations],
+    n_tuples=interp_tuples,
+    seed=seed,
+)
 save_table(interp, "anchor_interpolation", figure_dir)
 interp["critic"] = [f"{s:g} log r {o:+g}" for s, o in zip(interp.scale, interp.offset, strict=True)]
 print(f"1-D Gaussian, I = {interp_sampler.mi:.3f} nats, K = {interp_k}; value (finite K) and limit, nats")
@@ -322,8 +321,16 @@ fig, axes = plt.subplots(
 )
 axes = axes[0]
 for ax, (name, group) in zip(axes, interp.groupby("critic", sort=False), strict=True):
-    ax.errorbar(group.beta, group.value, yerr=1.96 * group.stderr, marker="o", ms=3, capsize=2,
-                color=color("anchor"), label=f"InfoNCE-anchor, K = {interp_k}")  # fmt: skip
+    ax.errorbar(
+        group.beta,
+        group.value,
+        yerr=1.96 * group.stderr,
+        marker="o",
+        ms=3,
+        capsize=2,
+        color=color("anchor"),
+        label=f"InfoNCE-anchor, K = {interp_k}",
+    )
     ax.plot(group.beta, group.limit, color=color("anchor"), ls=(0, (1, 1)), lw=1.0, label="K → ∞")
     ax.axhline(group.dv.iloc[0], color=color("dv"), ls="--", label="DV")
     ax.axhline(group.nwj.iloc[0], color=color("nwj"), ls=":", label="NWJ")
@@ -331,5 +338,5 @@ for ax, (name, group) in zip(axes, interp.groupby("critic", sort=False), strict=
     ax.set(xscale="log", xlabel="β = ν / K", title=f"c = {name}")
 axes[0].set_ylabel("value (nats)")
 axes[-1].legend(fontsize=6)
-save_figure(fig, "anchor_interpolation", figure_dir, profile=profile)
+save_figure(fig, "anchor_interpolation", figure_dir, profile=profile, stamp=stamp)
 plt.show()

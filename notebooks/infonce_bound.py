@@ -67,28 +67,36 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from tqdm import tqdm
 
 import anchor
+from anchor import jobs
 from anchor.plotting import PAGE_WIDTH, TRUTH_COLOR, color, display_name, notebook_setup, save_figure, save_table
-from anchor.theory import oracle_infonce
+from anchor.references import PAPER_INFONCE_EXAMPLE_BITS
+from anchor.true_critic import oracle_infonce
 
-figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
+figure_dir = notebook_setup(figure_dir)
+torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
+pd.set_option("display.width", 200)
 to_bits = anchor.nats_to_bits
 ks = [2**p for p in range(1, max_log2_k + 1)]
 
 # %% [markdown]
 # ## Part 1: InfoNCE with the true critic, against K
 #
-# `anchor.theory.oracle_infonce` averages the per-tuple InfoNCE value
+# `anchor.true_critic.oracle_infonce` averages the per-tuple InfoNCE value
 # log K + log r_1 - log sum_k r_k over `n_tuples` independent tuples, with two control variates
 # whose means are known (E_p[log r] = I and E_q[r] = 1) so that the small gap I - D_KJS(K) at
 # large K is not lost in sampling noise. Values in bits, with standard errors.
 
 # %% tags=["nbval-ignore-output"]
 rows = []
-points = [(dim, j, bits, n) for dim, levels, n in ((1, mi_bits_1d, n_tuples), (10, mi_bits_10d, n_tuples_10d))
-          for j, bits in enumerate(levels)]  # fmt: skip
+points = [
+    (dim, j, bits, n)
+    for dim, levels, n in ((1, mi_bits_1d, n_tuples), (10, mi_bits_10d, n_tuples_10d))
+    for j, bits in enumerate(levels)
+]
 for dim, j, bits, n in tqdm(points, desc="Monte Carlo, true critic", disable=not progress, leave=False):
     sampler = anchor.GaussianSampler(dim, mi=anchor.bits_to_nats(bits))
     for K in ks:
@@ -108,7 +116,7 @@ print(curve.pivot_table(index=["dim", "mi_bits"], columns="K", values="value_bit
 
 # %% tags=["nbval-ignore-output"]
 example_sampler = anchor.GaussianSampler(1, mi=anchor.bits_to_nats(2.0))
-paper_example = {4: 1.19, 64: 1.93}
+paper_example = PAPER_INFONCE_EXAMPLE_BITS
 example = {}
 for K, theirs in paper_example.items():
     point = oracle_infonce(example_sampler, K, n_tuples=example_tuples, seed=seed + 7)
@@ -151,11 +159,22 @@ for ax, dim in zip(axes[:2], (1, 10), strict=True):
     ax.plot(ks, np.log2(ks), color="0.3", lw=1.0, ls=(0, (1, 1)), label="log K")
     for bits, group in part.groupby("mi_bits"):
         shade = palette[bits]
-        ax.errorbar(group.K, group.value_bits, yerr=1.96 * group.stderr_bits, color=shade, marker="o", ms=2.5,
-                    label=f"I = {bits:g} bits")  # fmt: skip
+        ax.errorbar(
+            group.K,
+            group.value_bits,
+            yerr=1.96 * group.stderr_bits,
+            color=shade,
+            marker="o",
+            ms=2.5,
+            label=f"I = {bits:g} bits",
+        )
         ax.axhline(bits, color=shade, ls="--", lw=1)
-    ax.set(xscale="log", xlabel="K (candidates per tuple)", ylabel="InfoNCE, true critic (bits)",
-           title=f"Gaussian, d = {dim}")  # fmt: skip
+    ax.set(
+        xscale="log",
+        xlabel="K (candidates per tuple)",
+        ylabel="InfoNCE, true critic (bits)",
+        title=f"Gaussian, d = {dim}",
+    )
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, max(part.mi_bits.max(), 1) * 1.1)
 axes[0].plot(list(paper_example), list(paper_example.values()), "k*", ms=7, label="paper's example (2 bits)")
@@ -165,12 +184,19 @@ axes[1].legend(loc="upper left", fontsize=6)
 ax = axes[2]
 for (dim, bits), group in curve.groupby(["dim", "mi_bits"]):
     ok = group.gap_bits > 0
-    ax.plot(group.K[ok], group.gap_bits[ok], marker="o", ms=3, color=palette[bits],
-            ls="-" if dim == 1 else ":", label=f"d = {dim}, I = {bits:g}")  # fmt: skip
+    ax.plot(
+        group.K[ok],
+        group.gap_bits[ok],
+        marker="o",
+        ms=3,
+        color=palette[bits],
+        ls="-" if dim == 1 else ":",
+        label=f"d = {dim}, I = {bits:g}",
+    )
 ax.set(xscale="log", yscale="log", xlabel="K", ylabel="I − InfoNCE (bits)", title="Gap to the true MI")
 ax.set_xscale("log", base=2)
 ax.legend(fontsize=5, ncol=2)
-save_figure(fig, "infonce_bound", figure_dir, profile=profile)
+save_figure(fig, "infonce_bound", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -182,15 +208,9 @@ plt.show()
 # table compares the runs over their last quarter.
 
 # %% tags=["nbval-ignore-output"]
-configs = []
-for name, other in (("infonce", "anchor"), ("anchor", "infonce")):
-    for config in anchor.staircase_configs(
-        "gaussian", [name], critic, steps_per_level=offset_steps, bits=[offset_bits], batch_size=batch_size, lr=lr,
-        seeds=offset_seeds,
-    ):  # fmt: skip
-        configs.append({**config, "track": [other]})
-runs = anchor.sweep_staircase(
-    configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
+sweeps = jobs.plan("infonce_bound", globals())  # the runs `anchor sweep` trains for this job
+runs = jobs.run(
+    sweeps["offset"], cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
 )
 runs["infonce_value"] = np.where(runs.objective == "infonce", runs.estimate, runs.estimate_infonce)
 runs["plug_in"] = np.where(runs.objective == "anchor", runs.estimate, runs.estimate_anchor)
@@ -249,5 +269,5 @@ ax_bound.set(xlabel="step", ylabel="InfoNCE value (nats)", title="InfoNCE value 
 ax_plug.set(xlabel="step", ylabel="plug-in estimate (nats)", title="Plug-in mean of the critic over joint pairs")
 handles = dict(zip(*reversed(ax_bound.get_legend_handles_labels()), strict=True))
 fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=3)
-save_figure(fig, "infonce_offset", figure_dir, profile=profile)
+save_figure(fig, "infonce_offset", figure_dir, profile=profile, stamp=stamp)
 plt.show()

@@ -77,25 +77,37 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from anchor.benchmark import benchmark_configs, coverage, family_scores, score, sweep_benchmark
+from anchor import jobs
+from anchor.benchmark import coverage, family_scores, score
 from anchor.plotting import notebook_setup, plot_sample_sizes, plot_suite_heatmap, save_figure, save_table
 from anchor.tasks import SUITE, get_task
 
-figure_dir = notebook_setup(figure_dir, stamp=stamp)
+figure_dir = notebook_setup(figure_dir)
+pd.set_option("display.width", 200)
 pd.set_option("display.max_columns", 30)
 task_names = list(SUITE) if tasks is None else tasks
+sweeps = jobs.plan("mi_suite", globals())  # the runs `anchor sweep` trains for this job
 run = dict(cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress)
 print(f"{len(task_names)} tasks, {len(estimators)} estimators, n = {n}, data seeds {seeds}")
-print(pd.DataFrame([{"task": t, "family": (s := get_task(t)).family, "dims": f"{s.dim_x}x{s.dim_y}",
-                     "true MI (nats)": round(s.mi, 4)} for t in task_names]).to_string(index=False))  # fmt: skip
+print(
+    pd.DataFrame(
+        [
+            {
+                "task": t,
+                "family": (s := get_task(t)).family,
+                "dims": f"{s.dim_x}x{s.dim_y}",
+                "true MI (nats)": round(s.mi, 4),
+            }
+            for t in task_names
+        ]
+    ).to_string(index=False)
+)
 
 # %% [markdown]
 # ## The main table: every task, every estimator, the same samples
 
 # %% tags=["nbval-ignore-output"]
-results = sweep_benchmark(
-    benchmark_configs(task_names, estimators, [n], seeds), estimator_params=estimator_params, **run
-)
+results = jobs.run(sweeps["main"], **run)
 save_table(results.drop(columns=["error"]), "mi_suite_runs", figure_dir)
 failed = results[results.error != ""]
 print(f"{len(results)} runs; failed: {len(failed)}")
@@ -108,7 +120,7 @@ print(scores.round(3).to_string(index=False))
 # %%
 fig = plot_suite_heatmap(results, order=estimators)
 fig.suptitle(f"Estimate / true MI, n = {n}", y=1.0)
-save_figure(fig, "mi_suite_heatmap", figure_dir, profile=profile)
+save_figure(fig, "mi_suite_heatmap", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -132,11 +144,15 @@ if "anchor" in estimators and len(estimators) > 1:
     err = results.assign(error_nats=results.estimate - results.truth).groupby(["task", "estimator"]).error_nats.mean()
     err = err.unstack()
     others = err.drop(columns="anchor").abs()
-    versus = pd.DataFrame({
-        "family": results.drop_duplicates("task").set_index("task").family,
-        "truth": results.drop_duplicates("task").set_index("task").truth,
-        "anchor_error": err["anchor"], "best_other": others.idxmin(axis=1), "best_other_error": others.min(axis=1),
-    }).loc[task_names]  # fmt: skip
+    versus = pd.DataFrame(
+        {
+            "family": results.drop_duplicates("task").set_index("task").family,
+            "truth": results.drop_duplicates("task").set_index("task").truth,
+            "anchor_error": err["anchor"],
+            "best_other": others.idxmin(axis=1),
+            "best_other_error": others.min(axis=1),
+        }
+    ).loc[task_names]
     loses = versus[versus.anchor_error.abs() > versus.best_other_error + 0.02]
     print(versus.round(3).to_string())
     print(f"\nthe anchor is beaten by more than 0.02 nats on {len(loses)} of {len(versus)} tasks:")
@@ -149,18 +165,18 @@ if "anchor" in estimators and len(estimators) > 1:
 # 1.5 of the truth).
 
 # %% tags=["nbval-ignore-output"]
-by_size = sweep_benchmark(
-    benchmark_configs(task_names if size_tasks is None else size_tasks, size_estimators, sizes, seeds),
-    estimator_params=estimator_params,
-    **run,
-)
+by_size = jobs.run(sweeps["sizes"], **run)
 save_table(by_size.drop(columns=["error"]), "mi_suite_sizes", figure_dir)
-print(score(by_size, by=("task", "n", "estimator")).pivot_table(
-    index=["task", "n"], columns="estimator", values="mae", sort=False).round(3).to_string())  # fmt: skip
+print(
+    score(by_size, by=("task", "n", "estimator"))
+    .pivot_table(index=["task", "n"], columns="estimator", values="mae", sort=False)
+    .round(3)
+    .to_string()
+)
 
 # %%
 fig = plot_sample_sizes(by_size, order=size_estimators)
-save_figure(fig, "mi_suite_sizes", figure_dir, profile=profile)
+save_figure(fig, "mi_suite_sizes", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -172,15 +188,14 @@ plt.show()
 # cross-fitted folds (`anchor.Estimate`), so it can show the bias every fold shares.
 
 # %% tags=["nbval-ignore-output"]
-cover_runs = sweep_benchmark(
-    benchmark_configs(coverage_tasks, ["anchor"], [coverage_n], range(coverage_seeds)),
-    estimator_params=coverage_params, **run,
-)  # fmt: skip
+cover_runs = jobs.run(sweeps["coverage"], **run)
 covered = coverage(cover_runs)
 save_table(covered, "mi_suite_coverage", figure_dir)
 print(covered.round(3).to_string(index=False))
-print(f"overall: {covered.coverage.mul(covered.data_sets).sum() / covered.data_sets.sum():.2f} of "
-      f"{covered.data_sets.sum()} intervals hold the truth")  # fmt: skip
+print(
+    f"overall: {covered.coverage.mul(covered.data_sets).sum() / covered.data_sets.sum():.2f} of "
+    f"{covered.data_sets.sum()} intervals hold the truth"
+)
 
 # %% [markdown]
 # ## Claims checked (quick and paper profiles)

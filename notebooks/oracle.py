@@ -51,7 +51,9 @@ import torch
 import anchor
 from anchor.plotting import PAGE_WIDTH, TRUTH_COLOR, color, display_name, notebook_setup, save_figure
 
-figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
+figure_dir = notebook_setup(figure_dir)
+torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
+pd.set_option("display.width", 200)
 
 # %% [markdown]
 # Each objective's value on `n_batches` batches of held-out joint pairs (float64), with a
@@ -63,7 +65,7 @@ for k, bits in enumerate(levels_bits):
     sampler = anchor.GaussianSampler(dim, mi=anchor.bits_to_nats(bits))
     critic = anchor.OracleCritic(sampler)
     x, y = sampler.sample(batch_size * n_batches, seed=seed + k, dtype=torch.float64)
-    for name in (*anchor.ESTIMATORS, "anchor-brier", "anchor-spherical"):
+    for name in (*anchor.objectives.STAIRCASE_OBJECTIVES, "anchor-brier", "anchor-spherical"):
         objective = anchor.get_objective(name)
         held = anchor.evaluate(critic, objective, x, y, batch_size=batch_size)
         rows.append(
@@ -112,17 +114,27 @@ width = 0.08 * (max(table.mi_true) - min(table.mi_true)) / max(1, len(plug_ins) 
 for k, name in enumerate(plug_ins):
     group = table[table.objective == name]
     shift = (k - (len(plug_ins) - 1) / 2) * width
-    ax_err.errorbar(group.mi_true + shift, group.estimate - group.mi_true, yerr=1.96 * group.stderr, marker="o",
-                    ms=2.5, lw=0.9, capsize=1.5, color=color(name), label=display_name(name))  # fmt: skip
+    ax_err.errorbar(
+        group.mi_true + shift,
+        group.estimate - group.mi_true,
+        yerr=1.96 * group.stderr,
+        marker="o",
+        ms=2.5,
+        lw=0.9,
+        capsize=1.5,
+        color=color(name),
+        label=display_name(name),
+    )
 ax_err.set(xlabel="true MI (nats)", ylabel="value − true MI (nats)", title="Plug-in estimates at the true critic")
 ax_err.legend(loc="upper left", ncol=2)
 ax.plot(table.mi_true.unique(), table.mi_true.unique(), color=TRUTH_COLOR, lw=2.0, label="true MI", zorder=0)
 ax.axhline(math.log(batch_size), color="0.45", ls=":", lw=1.0, label=f"log B (B = {batch_size})")
 for name in bounds:
     group = table[table.objective == name]
-    ax.plot(group.mi_true, group.estimate, marker="o", ms=2.5, lw=1.0, ls="--", color=color(name),
-            label=display_name(name))  # fmt: skip
+    ax.plot(
+        group.mi_true, group.estimate, marker="o", ms=2.5, lw=1.0, ls="--", color=color(name), label=display_name(name)
+    )
 ax.set(xlabel="true MI (nats)", ylabel="value at the true critic (nats)", title="Bounds at the true critic")
 ax.legend(loc="upper left", ncol=2)
-save_figure(fig, "oracle_objectives", figure_dir, profile=profile)
+save_figure(fig, "oracle_objectives", figure_dir, profile=profile, stamp=stamp)
 plt.close(fig)

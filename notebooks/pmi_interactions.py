@@ -73,19 +73,19 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import anchor
-from anchor.interactions import auroc_table, calibration, run_interactions
+from anchor import jobs
+from anchor.interactions import auroc_table, calibration
 from anchor.plotting import notebook_setup, plot_interaction_roc, plot_pmi_calibration, save_figure, save_table
-from anchor.sweep import notebook_sweep
+from anchor.references import PAPER_INTERACTIONS_AUROC
 from anchor.tasks import get_task
 
-figure_dir = notebook_setup(figure_dir, stamp=stamp)
-PAPER = pd.DataFrame(
-    {"kinase (paper)": ["0.74 ± 0.08", "0.76 ± 0.07", "0.77 ± 0.08", "0.80 ± 0.06", "0.73 ± 0.07", "-"],
-     "ligand (paper)": ["0.87 ± 0.04", "0.92 ± 0.03", "0.95 ± 0.02", "0.97 ± 0.01", "0.87 ± 0.05", "-"]},
-    index=["lmi", "chi2", "nce", "anchor", "anchor-spherical", "infonce"],
-)  # fmt: skip
-print(f"calibration: 5-d Gaussian + {calibration_tasks}, n = {calibration_n}; interactions: {sources}, "
-      f"{trials} trial(s), {held_out} held out, objectives {objectives}")  # fmt: skip
+figure_dir = notebook_setup(figure_dir)
+pd.set_option("display.width", 200)
+PAPER = pd.DataFrame.from_dict(PAPER_INTERACTIONS_AUROC, orient="index", columns=["kinase (paper)", "ligand (paper)"])
+print(
+    f"calibration: 5-d Gaussian + {calibration_tasks}, n = {calibration_n}; interactions: {sources}, "
+    f"{trials} trial(s), {held_out} held out, objectives {objectives}"
+)
 
 # %% [markdown]
 # ## Part 1: `est.pmi` against the exact log ratio
@@ -112,7 +112,7 @@ print(calibrated.round(3).to_string(index=False))
 
 # %%
 fig = plot_pmi_calibration(curves)
-save_figure(fig, "pmi_calibration", figure_dir, profile=profile)
+save_figure(fig, "pmi_calibration", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -123,18 +123,17 @@ plt.show()
 # folds by default; the fold critics are averaged), and `est.pmi` on every held-out pair.
 
 # %% tags=["nbval-ignore-output"]
-configs = [
-    {"source": s, "objective": o, "trial": t, "held_out": held_out, "estimate_params": estimate_params,
-     **({"embeddings": embeddings or None, "pairs": pairs or None} if s == "files" else {"world_params": world_params})}
-    for s in sources for o in objectives for t in range(trials)
-]  # fmt: skip
-scored = notebook_sweep(configs, run_interactions, cache=cache_dir, device=device, workers=workers,
-                        scheduler=scheduler, progress=progress)  # fmt: skip
+sweeps = jobs.plan("pmi_interactions", globals())  # the runs `anchor sweep` trains for this job
+scored = jobs.run(
+    sweeps["trials"], cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
+)
 aurocs = auroc_table(scored, by=("source", "objective", "trial"))
 save_table(aurocs, "pmi_interactions_auroc", figure_dir)
-summary = aurocs.groupby(["objective", "source"], sort=False).agg(
-    mean=("auroc", "mean"), sd=("auroc", "std"), ceiling=("ceiling", "mean"), trials=("auroc", "size")
-).reset_index()  # fmt: skip
+summary = (
+    aurocs.groupby(["objective", "source"], sort=False)
+    .agg(mean=("auroc", "mean"), sd=("auroc", "std"), ceiling=("ceiling", "mean"), trials=("auroc", "size"))
+    .reset_index()
+)
 save_table(summary, "pmi_interactions_summary", figure_dir)
 shown = summary.assign(auroc=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["mean"], summary.sd.fillna(0), strict=True)])
 table = shown.pivot(index="objective", columns="source", values="auroc").reindex(objectives)
@@ -144,7 +143,7 @@ print(table.join(PAPER, how="left").fillna("-").to_string())
 
 # %%
 fig = plot_interaction_roc(scored[scored.trial == 0], aurocs, order=objectives)
-save_figure(fig, "pmi_interactions", figure_dir, profile=profile)
+save_figure(fig, "pmi_interactions", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]

@@ -63,43 +63,25 @@ seed: int = 0
 import math
 
 import matplotlib.pyplot as plt
+import pandas as pd
+import torch
 
 import anchor
+from anchor import jobs
 from anchor.plotting import notebook_setup, plot_level_summary, plot_staircase, save_figure, save_table
 
-figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
-
-# label -> (objective name, objective parameters): every rule is an entry of anchor.OBJECTIVES
-RULES = {
-    "log": ("anchor", {}),
-    "brier": ("anchor-brier", {}),
-    "spherical": ("anchor-spherical", {}),
-    "pseudo-spherical 1.5": ("anchor-pseudo-spherical", {"alpha": 1.5}),
-    "pseudo-spherical 3": ("anchor-pseudo-spherical", {"alpha": 3.0}),
-    "chi2": ("chi2", {}),
-    "nce": ("nce", {}),
-}
-unknown = [label for label in rules if label not in RULES]
-if unknown:
-    raise KeyError(f"unknown rules {unknown}; valid rules are: {list(RULES)}")
+figure_dir = notebook_setup(figure_dir)
+torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
+pd.set_option("display.width", 200)
 
 # %% [markdown]
 # ## Train (or load from the cache)
 
 # %% tags=["nbval-ignore-output"]
-configs, labels = [], []
-for critic, steps in critics.items():
-    run_seeds = seeds if critic != "joint" or joint_seeds is None else joint_seeds
-    for label in rules:
-        objective, params = RULES[label]
-        for config in anchor.staircase_configs(
-            "gaussian", [objective], critic, steps_per_level=steps, bits=bits, batch_size=batch_size, lr=lr,
-            seeds=run_seeds, dim=dim,
-        ):  # fmt: skip
-            configs.append({**config, **({"objective_params": params} if params else {})})
-            labels.append({"objective": label})
-history = anchor.sweep_staircase(
-    configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress, labels=labels
+sweeps = jobs.plan("scoring_rules", globals())  # the runs `anchor sweep` trains for this job
+configs = sweeps["main"].configs
+history = jobs.run(
+    sweeps["main"], cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=progress
 )
 diverged = history.groupby(["critic", "objective", "seed"]).diverged.any()
 print(f"{len(configs)} runs, {len(history):,} steps; diverged: {sorted(diverged[diverged].index) or 'none'}")
@@ -113,7 +95,7 @@ print(f"{len(configs)} runs, {len(history):,} steps; diverged: {sorted(diverged[
 first = history[history.seed == history.groupby("critic").seed.transform("min")]
 fig = plot_staircase(first, batch_size=None, order=rules, smooth=100)
 fig.suptitle("Scoring rules on the anchor problem, Gaussian staircase")
-save_figure(fig, name, figure_dir, profile=profile)
+save_figure(fig, name, figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -124,7 +106,7 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 per_run = anchor.level_summary(history, by=("critic", "objective", "seed"))
-summary = anchor.seed_summary(per_run, by=("critic", "objective"))
+summary = anchor.staircase.seed_summary(per_run, by=("critic", "objective"))
 summary.insert(3, "bits", (summary.mi_true / math.log(2)).round(1))
 save_table(summary, f"{name}_levels", figure_dir)
 for critic in critics:
@@ -135,9 +117,7 @@ for critic in critics:
     print(part.pivot_table(index="objective", columns="bits", values="bias", sort=False).round(3).to_string())
     print("per-step sd (nats)")
     print(part.pivot_table(index="objective", columns="bits", values="sd", sort=False).round(3).to_string())
-    cell = part.assign(
-        text=[f"{m:.3f} ± {s:.3f}" for m, s in zip(part.mse, part.mse_seed_sd.fillna(0), strict=True)]
-    )  # fmt: skip
+    cell = part.assign(text=[f"{m:.3f} ± {s:.3f}" for m, s in zip(part.mse, part.mse_seed_sd.fillna(0), strict=True)])
     print("MSE (nats²), mean ± sd over seeds")
     print(cell.pivot(index="objective", columns="bits", values="text").loc[rules].to_string())
 
@@ -154,5 +134,5 @@ for critic in critics:
 
 # %%
 fig = plot_level_summary(summary, order=rules)
-save_figure(fig, f"{name}_levels", figure_dir, profile=profile)
+save_figure(fig, f"{name}_levels", figure_dir, profile=profile, stamp=stamp)
 plt.show()

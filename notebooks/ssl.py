@@ -29,7 +29,7 @@
 # | JS (K = 1) | 61.69 | 87.33 |
 # | spherical | 4.33 | 17.91 |
 #
-# **Protocol here.** Two random views of every image (`anchor.Augment`: random resized crop and
+# **Protocol here.** Two random views of every image (`anchor.images.Augment`: random resized crop and
 # rotation through `affine_grid` / `grid_sample`, noise, erasing; flips and colour jitter for
 # CIFAR), one encoder and projection head for both, and the cosine critic
 # `logits[i, j] = cos(z1_i, z2_j) / temperature + offset` between the two views' projections.
@@ -78,37 +78,40 @@ seed: int = 0
 
 # %%
 import itertools
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
 
 import anchor
+from anchor import jobs
 from anchor.plotting import COLUMN_WIDTH, PAGE_WIDTH, color, display_name, notebook_setup, save_figure, save_table
+from anchor.references import PAPER_SSL_CIFAR100
 
-figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
+figure_dir = notebook_setup(figure_dir)
+torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
+pd.set_option("display.width", 200)
 
-settings = dict(
-    dataset=dataset, encoder=encoder, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
-    weight_decay=weight_decay, warmup_epochs=warmup_epochs, temperature=temperature, proj_dim=proj_dim,
-    train_size=train_size, knn_every=knn_every,
-)  # fmt: skip
-root = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="anchor-ssl-"))
-checkpoints = str(root / "ssl-checkpoints")
 
 # %% [markdown]
 # ## Train every objective and seed (or load them from the cache)
 
 # %% tags=["nbval-ignore-output"]
-configs = anchor.ssl_configs(objectives, seeds, **settings)
-baselines = anchor.ssl_configs([None], seeds, **{**settings, "epochs": 0})
-results = anchor.sweep_ssl(
-    configs + baselines, cache=cache_dir or None, checkpoint_dir=checkpoints, device=device, workers=workers,
-    scheduler=scheduler or None, progress=progress, data_root=data_root or None,
-)  # fmt: skip
+sweeps = jobs.plan("ssl", globals())  # the runs `anchor sweep` trains for this job
+checkpoints = jobs.ssl_checkpoints(cache_dir)
+configs = [c for c in sweeps["main"].configs if c["objective"] is not None]  # and the random encoders:
+baselines = [c for c in sweeps["main"].configs if c["objective"] is None]
+results = jobs.run(
+    sweeps["main"],
+    cache=cache_dir,
+    device=device,
+    workers=workers,
+    scheduler=scheduler,
+    progress=progress,
+    checkpoint_dir=checkpoints,
+)
 results["label"] = results.objective.map(display_name)
-per_run = anchor.ssl_summary(results)
+per_run = anchor.ssl.ssl_summary(results)
 per_run["label"] = per_run.objective.map(display_name)
 print(f"{len(configs)} trained runs and {len(baselines)} random encoders; diverged:", int(per_run.diverged.sum()))
 
@@ -118,18 +121,20 @@ print(f"{len(configs)} trained runs and {len(baselines)} random encoders; diverg
 # Written to `<name>_table.csv` (per-run values in `<name>_runs.csv`).
 
 # %% tags=["nbval-ignore-output"]
-order = [display_name(o) for o in [*objectives, anchor.RANDOM_INIT]]
+order = [display_name(o) for o in [*objectives, anchor.ssl.RANDOM_INIT]]
 metrics = {"probe_top1": "top-1", "probe_top5": "top-5", "knn_top1": "20-NN"}
 percent = per_run.assign(**{m: 100 * per_run[m] for m in metrics})
 stats = percent.groupby("label")[list(metrics)].agg(["mean", "std"]).reindex(order)
 table = pd.DataFrame(
-    {title: [f"{m:.2f} ± {s:.2f}" for m, s in zip(stats[(k, "mean")], stats[(k, "std")].fillna(0), strict=True)]
-     for k, title in metrics.items()},
+    {
+        title: [f"{m:.2f} ± {s:.2f}" for m, s in zip(stats[(k, "mean")], stats[(k, "std")].fillna(0), strict=True)]
+        for k, title in metrics.items()
+    },
     index=order,
-)  # fmt: skip
+)
 table["paper top-1 / top-5 (CIFAR-100)"] = [
-    "{:.2f} / {:.2f}".format(*anchor.PAPER_SSL_CIFAR100[o]) if o in anchor.PAPER_SSL_CIFAR100 else "-"
-    for o in [*objectives, anchor.RANDOM_INIT]
+    "{:.2f} / {:.2f}".format(*PAPER_SSL_CIFAR100[o]) if o in PAPER_SSL_CIFAR100 else "-"
+    for o in [*objectives, anchor.ssl.RANDOM_INIT]
 ]
 print(f"{dataset}, {encoder}, {epochs} epochs, batch {batch_size}, seeds {seeds}")
 print(table.to_string())
@@ -150,14 +155,18 @@ top1 = percent.pivot_table(index="seed", columns="objective", values="probe_top1
 if {"infonce", "anchor"} <= set(top1):
     diff = top1["anchor"].mean() - top1["infonce"].mean()
     spread = max(top1["anchor"].std(), top1["infonce"].std())
-    print(f"top-1, anchor minus InfoNCE: {diff:+.2f} points; seed sd: InfoNCE {top1['infonce'].std():.2f}, "
-          f"anchor {top1['anchor'].std():.2f}")  # fmt: skip
+    print(
+        f"top-1, anchor minus InfoNCE: {diff:+.2f} points; seed sd: InfoNCE {top1['infonce'].std():.2f}, "
+        f"anchor {top1['anchor'].std():.2f}"
+    )
     print("differ by more than their seed spread:", "yes" if abs(diff) > spread else "no")
-random_best = top1[anchor.RANDOM_INIT].max()
+random_best = top1[anchor.ssl.RANDOM_INIT].max()
 for objective in [o for o in ("infonce", "anchor") if o in top1]:
     margin = top1[objective].min() - random_best
-    print(f"{display_name(objective)}: worst seed {top1[objective].min():.2f}% vs best random encoder "
-          f"{random_best:.2f}% (margin {margin:+.2f} points)")  # fmt: skip
+    print(
+        f"{display_name(objective)}: worst seed {top1[objective].min():.2f}% vs best random encoder "
+        f"{random_best:.2f}% (margin {margin:+.2f} points)"
+    )
     if check_claims:
         assert margin >= 5.0, f"{objective} does not beat the random encoder by 5 points"
 print("claims asserted:", check_claims)
@@ -172,7 +181,7 @@ print("claims asserted:", check_claims)
 # objective, are in `results` as the metric "loss".)
 
 # %%
-trained = results[results.objective != anchor.RANDOM_INIT]
+trained = results[results.objective != anchor.ssl.RANDOM_INIT]
 fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH, 2.6), layout="constrained")
 for ax, metric, ylabel, scale in zip(
     axes, ["estimate", "knn_top1"], ["MI value (nats)", "20-NN accuracy (%)"], [1.0, 100.0], strict=True
@@ -182,15 +191,22 @@ for ax, metric, ylabel, scale in zip(
         for _, run in part.groupby("seed"):
             ax.plot(run.epoch, scale * run.value, color=color(objective), lw=0.5, alpha=0.35)
         mean = part.groupby("epoch").value.mean()
-        ax.plot(mean.index, scale * mean.values, color=color(objective), lw=1.4, marker="o", ms=2,
-                label=display_name(objective))  # fmt: skip
+        ax.plot(
+            mean.index,
+            scale * mean.values,
+            color=color(objective),
+            lw=1.4,
+            marker="o",
+            ms=2,
+            label=display_name(objective),
+        )
     ax.set(xlabel="epoch", ylabel=ylabel)
-random_knn = 100 * per_run.query("objective == @anchor.RANDOM_INIT").knn_top1.mean()
-axes[1].axhline(random_knn, color=color(anchor.RANDOM_INIT), ls=":", lw=1.0, label="random encoder")
+random_knn = 100 * per_run.query("objective == @anchor.ssl.RANDOM_INIT").knn_top1.mean()
+axes[1].axhline(random_knn, color=color(anchor.ssl.RANDOM_INIT), ls=":", lw=1.0, label="random encoder")
 handles = dict(zip(*reversed(axes[1].get_legend_handles_labels()), strict=True))
 fig.legend(list(handles.values()), list(handles), loc="outside right center")
 fig.suptitle(f"Self-supervised training on {dataset}: curves per objective")
-save_figure(fig, f"{name}_curves", figure_dir, profile=profile)
+save_figure(fig, f"{name}_curves", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -204,7 +220,7 @@ plt.show()
 finished = per_run[per_run.diverged == 0]
 finished = set(zip(finished.objective, finished.seed, strict=True))
 features = {
-    (c["objective"], c["seed"]): anchor.checkpoint_features(checkpoints, c)
+    (c["objective"], c["seed"]): anchor.ssl.checkpoint_features(checkpoints, c)
     for c in configs
     if c["objective"] in ("infonce", "anchor") and (c["objective"], c["seed"]) in finished
 }
@@ -214,10 +230,18 @@ pairs = {
     "InfoNCE vs InfoNCE, two seeds": [(("infonce", a), ("infonce", b)) for a, b in itertools.pairwise(seeds)],
 }
 cka = pd.DataFrame(
-    [{"pair": label, "first": f"{p[0]} {p[1]}", "second": f"{q[0]} {q[1]}",
-      "cka": anchor.linear_cka(features[p], features[q])}
-     for label, items in pairs.items() for p, q in items if p in features and q in features]
-)  # fmt: skip
+    [
+        {
+            "pair": label,
+            "first": f"{p[0]} {p[1]}",
+            "second": f"{q[0]} {q[1]}",
+            "cka": anchor.representation.linear_cka(features[p], features[q]),
+        }
+        for label, items in pairs.items()
+        for p, q in items
+        if p in features and q in features
+    ]
+)
 if len(cka):
     print(cka.groupby("pair", sort=False).cka.agg(["mean", "std", "count"]).round(3).to_string())
     _ = save_table(cka, f"{name}_cka", figure_dir)
@@ -242,7 +266,7 @@ ax.set_xlabel("uniformity  (lower: more uniform)")
 ax.set_ylabel("alignment  (lower: views agree)")
 ax.legend()
 ax.set_title(f"Alignment and uniformity, {dataset}")
-save_figure(fig, f"{name}_alignment", figure_dir, profile=profile)
+save_figure(fig, f"{name}_alignment", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 print(per_run.groupby("label")[["alignment", "uniformity"]].mean().reindex(order[:-1]).round(3).to_string())
 

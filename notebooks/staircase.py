@@ -25,7 +25,7 @@
 # (the same with y cubed; same MI), `mnist` (ten MNIST 0/1 digits tiled 2 x 5 and resized to
 # `image_size` px, Y's bits through a binary symmetric channel) and `imdb` (ten 768-d BERT
 # embeddings of IMDB reviews concatenated; the file comes from `data_path` or
-# `anchor.find_imdb_embeddings()`).
+# `anchor.bit_channels.find_imdb_embeddings()`).
 #
 # **Critics** (`critics`, each with its steps per level): `joint` = one MLP on [x; y] (in -> 256,
 # 2 x 256 hidden, -> 1, ReLU) over all B² pairs; `separable` = two such MLPs to 32-d embeddings,
@@ -71,7 +71,7 @@ lr: float = 5e-4
 seed: int = 0
 dim: int = 10
 image_size: int = 32
-data_path: str = ""  # imdb embeddings file; empty: anchor.find_imdb_embeddings()
+data_path: str = ""  # imdb embeddings file; empty: anchor.bit_channels.find_imdb_embeddings()
 device: str = "cpu"
 workers: int = 1  # training processes running at once
 scheduler: str = ""  # Dask scheduler address such as tcp://host:8786 to train on a cluster; empty: here
@@ -85,11 +85,17 @@ import math
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
 
 import anchor
+from anchor import jobs
+from anchor.class_posterior import class_posterior_mi, linear_class_posterior
 from anchor.plotting import notebook_setup, plot_level_summary, plot_staircase, save_figure, save_table
+from anchor.references import LEE_RHEE_GAUSSIAN_JOINT, lee_rhee_shift
 
-figure_dir = notebook_setup(figure_dir, seed=seed, stamp=stamp)
+figure_dir = notebook_setup(figure_dir)
+torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
+pd.set_option("display.width", 200)
 name = name or f"staircase_{domain}"
 FULL_LEVEL = 4000  # the paper's steps per level: the accuracy claim and Lee & Rhee's numbers are for this length
 if class_posterior and domain not in ("mnist", "imdb"):
@@ -102,35 +108,10 @@ if class_posterior and domain not in ("mnist", "imdb"):
 # can be rerun on its own with the same arguments.
 
 # %% tags=["nbval-ignore-output"]
-imdb_path = None
-if domain == "imdb":
-    found = data_path or anchor.find_imdb_embeddings()
-    if not found:
-        raise FileNotFoundError(f"the imdb domain needs the embeddings file. {anchor.unstructured.IMDB_HELP}")
-    imdb_path = str(found)
-
-
-def configs_for(names, critic, steps):
-    """The run_staircase configurations (cache keys) of these estimators with this critic."""
-    return anchor.staircase_configs(
-        domain, names, critic, steps_per_level=steps, bits=bits, batch_size=batch_size, lr=lr, seeds=[seed],
-        dim=dim, image_size=image_size,
-    )  # fmt: skip
-
-
-def sweep(configs, show_progress, labels=None):
-    """Run (or load from the cache) every configuration; one tidy frame, in configuration order."""
-    return anchor.sweep_staircase(
-        configs, cache=cache_dir, device=device, workers=workers, scheduler=scheduler, progress=show_progress,
-        data_path=imdb_path, labels=labels,
-    )  # fmt: skip
-
-
-configs = []
-for critic, steps in critics.items():
-    names = estimators if critic == "separable" or joint_estimators is None else joint_estimators
-    configs += configs_for(names, critic, steps)
-history = sweep(configs, progress)
+sweeps = jobs.plan("staircase", globals())  # the runs `anchor sweep` trains for this job
+run = dict(cache=cache_dir, device=device, workers=workers, scheduler=scheduler)
+configs = sweeps["main"].configs
+history = jobs.run(sweeps["main"], progress=progress, **run)
 history = history[["critic", "objective", "step", "level", "mi_true", "estimate", "diverged"]]
 diverged = history.groupby(["critic", "objective"]).diverged.any()
 print(f"{len(configs)} runs, {len(history):,} steps; diverged: {sorted(diverged[diverged].index) or 'none'}")
@@ -146,7 +127,7 @@ print(f"{len(configs)} runs, {len(history):,} steps; diverged: {sorted(diverged[
 # %%
 fig = plot_staircase(history, batch_size=batch_size, order=estimators)
 fig.suptitle(f"MI staircase, {domain}: true MI {', '.join(f'{b:g}' for b in bits)} bits")
-save_figure(fig, name, figure_dir, profile=profile)
+save_figure(fig, name, figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -157,7 +138,7 @@ plt.show()
 # (`oracle_sd`, `oracle_mse`): the same per-step statistic for the true critic, whose batch mean
 # over 64 pairs still varies. On mnist and imdb with `class_posterior`, it has the MI that is left
 # when each instance is seen only through the class posterior of a linear classifier fitted on
-# the other folds of the pool (`class_posterior_mi`; `anchor.overlap.class_posterior_mi`).
+# the other folds of the pool (`class_posterior_mi`; `anchor.class_posterior.class_posterior_mi`).
 # The stated MI assumes the class is a function of the instance, which it is on the finite pool
 # (no instance is in both classes), but where the classes overlap in feature space a critic
 # reaches it only by memorising the instances on the wrong side; this column shows how much
@@ -167,19 +148,19 @@ plt.show()
 summary = anchor.level_summary(history, by=("critic", "objective"))
 summary.insert(3, "mi_true_bits", (summary.mi_true / math.log(2)).round(1))
 if domain in ("gaussian", "cubic"):  # the floor: the true critic's per-batch spread
-    floor = anchor.oracle_batch_noise(domain, bits=bits, batch_size=batch_size, dim=dim, seed=seed)
+    floor = anchor.staircase.oracle_batch_noise(domain, bits=bits, batch_size=batch_size, dim=dim, seed=seed)
     summary = summary.merge(
         floor[["level", "sd", "mse"]].add_prefix("oracle_").rename(columns={"oracle_level": "level"})
     )
     print("true critic, per-batch plug-in: sd", floor.sd.round(3).tolist(), "MSE", floor.mse.round(3).tolist())
 if class_posterior:  # the MI through a linear classifier's held-out view of each instance
     if domain == "imdb":
-        pools = anchor.ImdbBitsSampler(mi=0.0, path=imdb_path).pools
+        pools = anchor.ImdbBitsSampler(mi=0.0, path=sweeps["main"].options["data_path"]).pools
     else:
         pools = anchor.MnistBitsSampler(mi=0.0, size=None).pools
-    posterior = anchor.overlap.linear_class_posterior(pools, seed=seed)
+    posterior = linear_class_posterior(pools, seed=seed)
     accuracy = ((posterior[0] < 0.5).mean() + (posterior[1] >= 0.5).mean()) / 2
-    through = {m: anchor.overlap.class_posterior_mi(posterior, mi=m) for m in summary.mi_true.unique()}
+    through = {m: class_posterior_mi(posterior, mi=m) for m in summary.mi_true.unique()}
     summary["class_posterior_mi"] = summary.mi_true.map(through)
     print(f"held-out linear classifier: accuracy {accuracy:.4f}; MI through its posterior (nats) per level:")
     print({f"{m / math.log(2):g} bits": round(v, 3) for m, v in through.items()})
@@ -203,7 +184,7 @@ print(mse.round(3).to_string())
 
 # %%
 fig = plot_level_summary(summary, order=estimators)
-save_figure(fig, f"{name}_levels", figure_dir, profile=profile)
+save_figure(fig, f"{name}_levels", figure_dir, profile=profile, stamp=stamp)
 plt.show()
 
 # %% [markdown]
@@ -253,9 +234,8 @@ print(f"critics trained at least {FULL_LEVEL} steps per level:", full or "none",
 
 # %%
 if variants:
-    critic, steps = next(iter(critics.items()))
-    base = configs_for(["anchor"], critic, steps)[0]
-    runs = sweep([{**base, **changes} for changes in variants.values()], False, [{"objective": v} for v in variants])
+    critic = next(iter(critics))
+    runs = jobs.run(sweeps["variants"], **run)
     reference = history[(history.critic == critic) & (history.objective == "anchor")]
     extra = anchor.level_summary(pd.concat([reference, runs]), by=("objective",))
     extra.insert(2, "mi_true_bits", (extra.mi_true / math.log(2)).round(1))
@@ -270,7 +250,7 @@ else:
 # ## Our baselines against Lee & Rhee's
 #
 # On the Gaussian staircase with the joint critic, Lee & Rhee (2024) published their baselines'
-# per-level means (nats, last 1,000 steps of 4,000-step levels; `anchor.LEE_RHEE_GAUSSIAN_JOINT`).
+# per-level means (nats, last 1,000 steps of 4,000-step levels; `anchor.references.LEE_RHEE_GAUSSIAN_JOINT`).
 # Our runs follow the same protocol in the paper profile; with shorter levels (quick) the numbers
 # are comparable only roughly. Their JS column is their offset form of the JS estimator, which
 # reads about 1/e below ours (we report TUBA at the critic plus one, i.e. NWJ's optimum), so the
@@ -282,10 +262,10 @@ else:
 if domain == "gaussian" and "joint" in critics:
     ours = summary[summary.critic == "joint"].pivot_table(index="objective", columns="level", values="mean")
     rows = []
-    for estimator, theirs in anchor.LEE_RHEE_GAUSSIAN_JOINT.items():
+    for estimator, theirs in LEE_RHEE_GAUSSIAN_JOINT.items():
         if estimator not in ours.index:
             continue
-        shift = -math.exp(-1) if estimator == "js" else 0.0
+        shift = lee_rhee_shift(estimator)
         for level, value in enumerate(theirs):
             mine = ours.loc[estimator].get(level, math.nan) + shift
             rows.append(

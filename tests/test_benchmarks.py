@@ -40,7 +40,7 @@ def test_synthetic_cifar_has_the_pickle_layout(tmp_path):
 
     bench = load("ssl_epoch")
     root = bench.write_synthetic_cifar100(tmp_path, n_train=20, n_test=10)
-    data = anchor.load_images("cifar100", root=root)
+    data = anchor.images.load_images("cifar100", root=root)
     assert data.train_x.shape == (20, 3, 32, 32) and data.test_x.shape == (10, 3, 32, 32) and data.n_classes == 100
 
 

@@ -163,7 +163,7 @@ def test_package_code_is_part_of_the_key_through_imports():
             seen.add(path)
             todo += cache._imported_package_modules(ast.parse(path.read_text()), path)
     names = {p.name for p in seen}
-    assert {"staircase.py", "train.py", "objectives.py", "scoring.py", "critics.py", "unstructured.py"} <= names
+    assert {"staircase.py", "train.py", "objectives.py", "scoring.py", "critics.py", "bit_channels.py"} <= names
     assert not {"plotting.py", "reproduce.py", "__init__.py"} & names
     assert not {"cache.py", "sweep.py"} & names  # the machinery that stores results leaves them unchanged
     assert code_fingerprint(staircase.run_staircase).isalnum()
@@ -230,10 +230,10 @@ def test_a_corrected_imdb_file_is_not_served_from_the_cache(tmp_path):
     """A staircase run on a wrong embeddings file is recomputed once the file at that path is fixed."""
     path = tmp_path / "imdb.npz"
     configs = anchor.staircase_configs("imdb", ["anchor"], "separable", steps_per_level=2, bits=[2.0])
-    sweep = lambda: anchor.sweep_staircase(configs, cache=str(tmp_path / "cache"), data_path=str(path))  # noqa: E731
+    sweep = lambda: anchor.staircase.sweep_staircase(configs, cache=str(tmp_path / "cache"), data_path=str(path))  # noqa: E731
     _imdb_file(path, seed=0)
     wrong = sweep()
-    anchor.unstructured._imdb_pools.cache_clear()
+    anchor.bit_channels._imdb_pools.cache_clear()
     _imdb_file(path, seed=1)
     fixed = sweep()
     assert not np.allclose(wrong.estimate, fixed.estimate)

@@ -52,7 +52,7 @@ def test_read_table_reads_every_format(files):
         ("cube.npy", {}, r"expected a \(rows, columns\) array, got shape \(2, 2, 2\)"),
         ("nan.npy", {}, r"1 NaN or infinite value\(s\), first at row 1, column 0"),
     ],
-)  # fmt: skip
+)
 def test_read_table_names_what_is_wrong(files, name, kwargs, message):
     path, _, _ = files
     (path / "x.txt").write_text("1 2\n")

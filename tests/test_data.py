@@ -67,3 +67,16 @@ def test_staircase_schedule():
     assert st.mi_at(14) == pytest.approx(anchor.bits_to_nats(10))
     assert st.mi_at(0) == pytest.approx(anchor.bits_to_nats(2))
     assert isinstance(anchor.gaussian_staircase(2, cubic=True).sampler_at(0), anchor.CubicSampler)
+
+
+def test_a_sampler_without_a_seed_leaves_the_global_generator_alone():
+    """Seeding belongs to the caller: an unseeded draw uses fresh entropy in its own generator."""
+    from anchor import GaussianSampler
+
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = GaussianSampler(2, mi=1.0).sample(50)
+    second = GaussianSampler(2, mi=1.0).sample(50)
+    assert torch.equal(torch.rand(3), expected)
+    assert not torch.equal(first[0], second[0])

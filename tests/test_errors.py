@@ -64,7 +64,7 @@ def test_batch_larger_than_data_in_fit():
     x, y = _xy(50)
     critic = anchor.SeparableCritic(2, 2, width=8)
     with pytest.raises(ValueError, match=r"batch_size must be at most the number of training pairs \(50\)"):
-        anchor.fit(critic, anchor.get_objective("anchor"), anchor.ArraySampler(x, y), steps=1, batch_size=64)
+        anchor.fit(critic, anchor.get_objective("anchor"), anchor.train.ArraySampler(x, y), steps=1, batch_size=64)
 
 
 def test_unknown_objective():
@@ -83,7 +83,7 @@ def test_unknown_critic():
 
 def test_unknown_scoring_rule():
     with pytest.raises(KeyError, match=r"unknown scoring rule 'hinge'; valid scoring rules are: 'brier', 'log'"):
-        anchor.anchor_objective("hinge")
+        anchor.objectives.anchor_objective("hinge")
 
 
 def test_objective_parameter_not_accepted():
@@ -99,7 +99,7 @@ def test_negative_nu():
     with pytest.raises(ValueError, match=r"nu must be a finite number in \[0, inf\], got -0.5"):
         anchor.get_objective("anchor", nu=-0.5)
     with pytest.raises(ValueError, match="nu must be"):
-        anchor.anchor_loss(torch.zeros(4, 4), nu=-1.0)
+        anchor.scoring.anchor_loss(torch.zeros(4, 4), nu=-1.0)
 
 
 @pytest.mark.parametrize("K", [0, -3])
@@ -113,20 +113,20 @@ def test_k_above_batch():
     with pytest.raises(ValueError, match=r"K \(with nu > 0, at most B - 1\) must be an integer in \[1, 7\], got 8"):
         obj.loss(torch.zeros(8, 8))
     with pytest.raises(ValueError, match=r"K must be an integer in \[1, 8\], got 9"):
-        anchor.anchor_loss(torch.zeros(8, 8), K=9, nu=0.0)
+        anchor.scoring.anchor_loss(torch.zeros(8, 8), K=9, nu=0.0)
 
 
 def test_pseudo_spherical_needs_alpha_above_one():
     with pytest.raises(ValueError, match="pseudo-spherical scoring rule needs alpha > 1"):
-        anchor.anchor_objective("pseudo-spherical")
+        anchor.objectives.anchor_objective("pseudo-spherical")
     with pytest.raises(ValueError, match=r"alpha must be a finite number in \(1, inf\], got 1.0"):
-        anchor.anchor_objective("pseudo-spherical", alpha=1.0)
+        anchor.objectives.anchor_objective("pseudo-spherical", alpha=1.0)
 
 
 def test_non_square_logits():
     message = r"logits must be a square \(B, B\) matrix or a stack of them, got shape \(3, 4\)"
     with pytest.raises(ValueError, match=message):
-        anchor.anchor_loss(torch.zeros(3, 4))
+        anchor.scoring.anchor_loss(torch.zeros(3, 4))
 
 
 def test_sampler_needs_exactly_one_of_mi_rho():
@@ -160,7 +160,7 @@ def test_nan_loss_stops_training_and_says_so():
             model.net[-1].bias.fill_(1e3)  # exp(1000) overflows
 
     with pytest.raises(
-        anchor.DivergedError,
+        anchor.train.DivergedError,
         match=r"nwj diverged at step 3: the training loss became (nan|inf) \(true MI 3 nats.*Lower lr",
     ) as err:
         anchor.fit(
@@ -176,7 +176,8 @@ def test_a_finite_blow_up_stops_training_too():
     sampler = anchor.GaussianSampler(10, mi=2.0)
     critic = anchor.SeparableCritic(10, 10)
     with pytest.raises(
-        anchor.DivergedError, match=r"dv diverged at step \d+: the estimate stayed beyond \+-1000 nats for 10 steps"
+        anchor.train.DivergedError,
+        match=r"dv diverged at step \d+: the estimate stayed beyond \+-1000 nats for 10 steps",
     ):
         anchor.fit(critic, anchor.get_objective("dv"), sampler, steps=300, lr=1e3, progress=False)
     history = anchor.run_staircase(domain="gaussian", objective="dv", critic="separable", lr=1e3, steps_per_level=50)
@@ -204,7 +205,7 @@ def test_a_spike_is_kept_and_a_run_that_stays_out_of_range_stops():
     spiky = [-5000.0 if k % 9 == 8 else 1.0 for k in range(60)] + [-5000.0] * 8 + [1.0] * 12
     result = anchor.fit(critic, _reporting(spiky), sampler, steps=80, progress=False)
     assert result.history.estimate.tolist() == spiky
-    with pytest.raises(anchor.DivergedError, match="odd diverged at step 12: the estimate stayed") as err:
+    with pytest.raises(anchor.train.DivergedError, match="odd diverged at step 12: the estimate stayed") as err:
         anchor.fit(critic, _reporting([1.0] * 3 + [2e4] * 30), sampler, steps=30, progress=False)
     assert len(err.value.history) == 13
 

@@ -30,10 +30,8 @@ def test_estimate_mi_small_run_fields_and_units():
     assert bits.unit == "bits"
     assert nats.n_test == 600 and nats.n_train + nats.n_val == 300
     assert set(nats.history.columns) >= {"step", "estimate", "loss", "val_loss", "val_estimate", "fold"}
-    assert list(nats.folds.columns) == [
-        "fold", "mi", "stderr", "plug_in", "plug_in_train", "log_norm", "log_norm_capped", "dv", "nwj", "n_test",
-        "best_step", "steps", "converged", "no_dependence", "kept", "copula_components",
-    ]  # fmt: skip
+    columns = "fold mi stderr plug_in plug_in_train log_norm log_norm_capped dv nwj n_test best_step steps converged"
+    assert list(nats.folds.columns) == [*columns.split(), "no_dependence", "kept", "copula_components"]
     assert nats.objective == "anchor"
     assert "nats" in str(nats)
 
@@ -51,9 +49,17 @@ def test_estimate_mi_bound_objective_and_joint_critic():
     sampler = anchor.GaussianSampler(2, mi=0.5)
     x, y = sampler.sample(600, seed=2)
     est = anchor.estimate_mi(
-        x, y, objective="infonce", critic="joint", folds=2, batch_size=32, max_steps=40, eval_every=20,
-        progress=False, critic_params={"width": 32, "depth": 2},
-    )  # fmt: skip
+        x,
+        y,
+        objective="infonce",
+        critic="joint",
+        folds=2,
+        batch_size=32,
+        max_steps=40,
+        eval_every=20,
+        progress=False,
+        critic_params={"width": 32, "depth": 2},
+    )
     assert est.objective == "infonce"
     assert est.mi < np.log(32)
 
@@ -89,26 +95,25 @@ def test_folds_and_diagnostics_follow_the_unit():
     assert bits.plug_in == pytest.approx(bits.folds.mi.mean(), rel=1e-9)
     for column in ("mi", "stderr", "plug_in", "plug_in_train", "log_norm", "log_norm_capped", "dv", "nwj"):
         assert bits.folds[column].tolist() == pytest.approx((nats.folds[column] / np.log(2)).tolist(), rel=1e-6)
-    for name in ("mi", "mi_raw", "plug_in", "log_norm", "log_norm_capped", "fit_gap", "dv", "nwj", "ci_low", "ci_high",
-                 "stderr"):  # fmt: skip
+    for name in "mi mi_raw plug_in log_norm log_norm_capped fit_gap dv nwj ci_low ci_high stderr".split():
         assert getattr(bits, name) == pytest.approx(getattr(nats, name) / np.log(2), rel=1e-6)
 
 
 def test_diagnostics_of_the_true_log_ratio_are_self_consistent():
     """With the exact log density ratio as critic: E_q[e^c] = 1, so log_norm is about 0 and the
     plug-in, DV and NWJ values agree with the truth within sampling error."""
-    from anchor.estimate import _test_fold
+    from anchor.folds import test_fold
 
     sampler = anchor.GaussianSampler(2, mi=1.0)
     x, y = sampler.sample(20_000, seed=3)
     oracle = anchor.OracleCritic(sampler)
-    out = _test_fold(oracle, anchor.get_objective("anchor"), x, y, 64, torch.Generator().manual_seed(0))
+    out = test_fold(oracle, anchor.get_objective("anchor"), x, y, 64, torch.Generator().manual_seed(0))
     assert abs(out["log_norm"]) < 0.05, out
     for key in ("mi", "plug_in", "dv", "nwj"):
         assert out[key] == pytest.approx(1.0, abs=0.06), (key, out)
     # a critic that reads 0.5 nats too high everywhere: the plug-in is high, the bounds are not
     same_pairs = torch.Generator().manual_seed(0)
-    shifted = _test_fold(_Shifted(oracle, 0.5), anchor.get_objective("anchor"), x, y, 64, same_pairs)
+    shifted = test_fold(_Shifted(oracle, 0.5), anchor.get_objective("anchor"), x, y, 64, same_pairs)
     assert shifted["log_norm"] == pytest.approx(out["log_norm"] + 0.5, abs=1e-6)
     assert shifted["dv"] == pytest.approx(out["dv"], abs=1e-6)
     assert shifted["plug_in"] == pytest.approx(out["plug_in"] + 0.5, abs=1e-6)
@@ -139,17 +144,17 @@ def test_str_shows_settings_that_are_not_the_papers_and_the_first_warning():
 
 
 def test_a_failing_fold_is_named_and_the_finished_folds_are_kept(monkeypatch):
-    from anchor import estimate
+    from anchor import folds
 
     x, y = anchor.GaussianSampler(2, mi=0.5).sample(600, seed=1)
-    real, calls = estimate._test_fold, []
+    real, calls = folds.test_fold, []
 
     def third_fails(*args, **kw):
         calls.append(1)
         out = real(*args, **kw)
         return {**out, "mi": float("nan")} if len(calls) == 3 else out
 
-    monkeypatch.setattr(estimate, "_test_fold", third_fails)
+    monkeypatch.setattr(folds, "test_fold", third_fails)
     with pytest.raises(
         anchor.EstimateError,
         match=r"fold 3 of 3 \(anchor, separable critic\) read nan nats on its test rows; "
@@ -162,21 +167,21 @@ def test_a_failing_fold_is_named_and_the_finished_folds_are_kept(monkeypatch):
 
 
 def test_a_fold_whose_validation_loss_is_never_finite_is_named(monkeypatch):
-    from anchor import estimate
+    """An objective registered by the user whose held-out criterion is NaN: every fold fails, named."""
 
-    real = estimate.get_objective
-
-    def nan_selection(name, **params):
-        obj = real(name, **params)
+    def nan_selection(**params):
+        obj = anchor.get_objective("anchor", **params)
         obj.select = lambda logits: torch.full(logits.shape[:-2], float("nan"))
         return obj
 
-    monkeypatch.setattr(estimate, "get_objective", nan_selection)
+    monkeypatch.setitem(anchor.OBJECTIVES, "nan-selection", nan_selection)
     x, y = anchor.GaussianSampler(2, mi=0.5).sample(400, seed=1)
     with pytest.raises(
         anchor.EstimateError, match=r"fold 1 of 2 .*every validation loss was NaN or infinite \(3 evaluations\)"
     ):
-        anchor.estimate_mi(x, y, folds=2, batch_size=32, max_steps=40, eval_every=20, progress=False)
+        anchor.estimate_mi(
+            x, y, objective="nan-selection", folds=2, batch_size=32, max_steps=40, eval_every=20, progress=False
+        )
 
 
 @pytest.mark.parametrize("name", sorted(anchor.OBJECTIVES))
@@ -188,27 +193,27 @@ def test_every_objective_selects_checkpoints_by_its_own_held_out_criterion(name)
     value = obj.select(logits)
     assert value.shape == () and torch.isfinite(value)
     if name == "mine":
-        assert value.item() == pytest.approx(-anchor.dv(logits).item())
+        assert value.item() == pytest.approx(-anchor.objectives.dv(logits).item())
         obj.select(logits + 5.0)
         assert obj.loss.log_ema is None  # selection did not touch the training state
     else:
         assert value.item() == pytest.approx(obj.loss(logits).item())
     if name in ("js", "smile-5"):
-        assert value.item() == pytest.approx(-anchor.js_fgan(logits).item())
+        assert value.item() == pytest.approx(-anchor.objectives.js_fgan(logits).item())
 
 
 def test_stacked_logits_give_one_anchor_loss_per_matrix():
     logits = torch.randn(3, 4, 9, 9, generator=torch.Generator().manual_seed(1))
     for kwargs in ({}, {"nu": 8.0}, {"K": 4, "rule": "brier"}, {"windows": "one", "rule": "spherical"}):
-        stacked = anchor.anchor_loss(logits, **kwargs)
-        single = torch.stack([torch.stack([anchor.anchor_loss(m, **kwargs) for m in row]) for row in logits])
+        stacked = anchor.scoring.anchor_loss(logits, **kwargs)
+        single = torch.stack([torch.stack([anchor.scoring.anchor_loss(m, **kwargs) for m in row]) for row in logits])
         torch.testing.assert_close(stacked, single)
 
 
 def test_fold_batches_hold_distinct_rows_and_cover_every_row():
-    from anchor.estimate import _FoldBatches
+    from anchor.folds import FoldBatches
 
-    batches = _FoldBatches([50, 51, 50], 10, torch.Generator().manual_seed(0), torch.device("cpu"))
+    batches = FoldBatches([50, 51, 50], 10, torch.Generator().manual_seed(0), torch.device("cpu"))
     seen = [set(), set(), set()]
     for _ in range(batches.per_epoch * 20):
         idx = batches()
@@ -223,7 +228,6 @@ def test_fold_batches_hold_distinct_rows_and_cover_every_row():
 def test_marginal_maps_are_increasing_and_leave_mi_unchanged():
     from anchor.marginals import fit_marginals
 
-    g = torch.Generator().manual_seed(0)
     heavy = torch.distributions.StudentT(1.0).sample((3000, 2))  # Cauchy columns
     heavy[:, 1] = heavy[:, 1].round()  # ties
     train = torch.arange(2000)
@@ -239,7 +243,13 @@ def test_marginal_maps_are_increasing_and_leave_mi_unchanged():
     assert z[train, 0].mean().abs() < 0.01 and z[train, 0].std() == pytest.approx(1.0, abs=0.02)
     far = fit_marginals(heavy, train, "normal-scores", "x")(torch.tensor([[1e30, 0.0], [-1e30, 0.0]]))
     assert far[0, 0] > z[:, 0].max() and far[1, 0] < z[:, 0].min() and torch.isfinite(far).all()
-    del g
+    # MI is invariant to increasing maps of each column, and so is the estimate on normal scores:
+    # the same rows, one column cubed and one exponentiated, give the same estimate exactly
+    x, y = anchor.GaussianSampler(2, mi=0.5).sample(600, seed=2, dtype=torch.float64)
+    kwargs = dict(folds=2, max_steps=100, eval_every=50, progress=False, warn=False)
+    plain = anchor.estimate_mi(x, y, **kwargs)
+    mapped = anchor.estimate_mi(torch.stack([x[:, 0] ** 3, x[:, 1]], 1), torch.exp(y), **kwargs)
+    assert mapped.mi == plain.mi and mapped.ci_low == plain.ci_low and mapped.ci_high == plain.ci_high
 
 
 @pytest.mark.parametrize("scale", [1e8, 1e-8])

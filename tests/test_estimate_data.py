@@ -20,10 +20,14 @@ FAST = dict(folds=2, max_steps=200, eval_every=50, progress=False, warn=False)
 def frame():
     rng = np.random.default_rng(0)
     a = rng.normal(size=600)
-    return pd.DataFrame({
-        "a": a, "b": a + rng.normal(size=600), "noise": rng.normal(size=600),
-        "group": pd.Categorical(rng.choice(["p", "q", "r"], size=600)),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "a": a,
+            "b": a + rng.normal(size=600),
+            "noise": rng.normal(size=600),
+            "group": pd.Categorical(rng.choice(["p", "q", "r"], size=600)),
+        }
+    )
 
 
 def test_dataframes_and_series_keep_their_names_through_the_estimate_and_pmi(frame):

@@ -54,7 +54,7 @@ def test_the_core_install_estimates_mi_without_the_extras(environment):
 
 EXTRA_MODULES = {
     "figures": ["anchor.plotting", "anchor.reproduce", "anchor.results"],
-    "ssl": ["anchor.images", "anchor.unstructured"],
+    "ssl": ["anchor.images", "anchor.bit_channels"],
     "cluster": ["dask.distributed"],
 }
 

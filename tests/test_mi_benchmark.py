@@ -59,15 +59,36 @@ def test_cca_is_exact_for_normal_data_and_blind_to_tails():
 def test_run_task_returns_one_row_for_each_kind_of_estimator():
     row = run_task(task="normal-1x1", estimator="cca", n=500, seed=0)
     assert list(row.columns) == [
-        "task", "family", "dim_x", "dim_y", "n", "seed", "estimator", "truth", "estimate", "ci_low", "ci_high",
-        "seconds", "error", "log_norm", "log_norm_capped", "fit_gap", "dv", "nwj", "converged", "half_width",
+        "task",
+        "family",
+        "dim_x",
+        "dim_y",
+        "n",
+        "seed",
+        "estimator",
+        "truth",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "seconds",
+        "error",
+        "log_norm",
+        "log_norm_capped",
+        "fit_gap",
+        "dv",
+        "nwj",
+        "converged",
+        "half_width",
         "warnings",
-    ]  # fmt: skip
+    ]
     assert len(row) == 1 and row.error[0] == "" and math.isnan(row.ci_low[0]) and math.isnan(row.log_norm[0])
     neural = run_task(
-        task="normal-1x1", estimator="anchor", n=400, seed=0,
+        task="normal-1x1",
+        estimator="anchor",
+        n=400,
+        seed=0,
         estimator_params={"folds": 2, "max_steps": 30, "eval_every": 10},
-    )  # fmt: skip
+    )
     assert neural.ci_low[0] <= neural.estimate[0] <= neural.ci_high[0]
     assert neural.seconds[0] > 0 and math.isfinite(neural.log_norm[0]) and neural.converged[0] in (0.0, 1.0)
     assert "max_steps" in neural.warnings[0]  # 30 steps: the folds stopped before converging
@@ -75,9 +96,12 @@ def test_run_task_returns_one_row_for_each_kind_of_estimator():
 
 def test_a_diverged_critic_is_recorded_not_raised():
     row = run_task(
-        task="normal-1x1", estimator="nwj", n=400, seed=0,
+        task="normal-1x1",
+        estimator="nwj",
+        n=400,
+        seed=0,
         estimator_params={"folds": 2, "max_steps": 200, "eval_every": 10, "lr": 1e4},
-    )  # fmt: skip
+    )
     assert math.isnan(row.estimate[0]) and "diverged" in row.error[0] and "fold 1 of 2" in row.error[0]
 
 
@@ -88,13 +112,15 @@ def _frame(rows):
 
 
 def test_scores_by_hand():
-    results = _frame([
-        ("a", "normal", "e1", 1.0, 1.2, 1.1, 1.3, 2.0),    # within 1.5x, not within 10%, interval misses
-        ("b", "normal", "e1", 2.0, 3.5, 3.0, 4.0, 4.0),    # 1.75x: not solved
-        ("a", "normal", "e2", 1.0, 1.05, 0.9, 1.1, 1.0),   # within 10%, covered
-        ("b", "normal", "e2", 2.0, float("nan"), float("nan"), float("nan"), 3.0),  # failed
-        ("c", "student-t", "e2", 0.5, -0.1, -0.2, 0.6, 1.0),  # negative: not solved, covered
-    ])  # fmt: skip
+    results = _frame(
+        [
+            ("a", "normal", "e1", 1.0, 1.2, 1.1, 1.3, 2.0),  # within 1.5x, not within 10%, interval misses
+            ("b", "normal", "e1", 2.0, 3.5, 3.0, 4.0, 4.0),  # 1.75x: not solved
+            ("a", "normal", "e2", 1.0, 1.05, 0.9, 1.1, 1.0),  # within 10%, covered
+            ("b", "normal", "e2", 2.0, float("nan"), float("nan"), float("nan"), 3.0),  # failed
+            ("c", "student-t", "e2", 0.5, -0.1, -0.2, 0.6, 1.0),  # negative: not solved, covered
+        ]
+    )
     table = score(results).set_index("estimator")
     assert table.loc["e1", "mae"] == pytest.approx((0.2 + 1.5) / 2)
     assert table.loc["e1", "solved"] == pytest.approx(0.5) and table.loc["e1", "within_10pct"] == 0
@@ -109,12 +135,14 @@ def test_scores_by_hand():
 
 
 def test_coverage_of_the_runs_that_did_not_warn():
-    results = _frame([
-        ("a", "normal", "e1", 1.0, 1.2, 1.1, 1.3, 1.0),   # misses, warned
-        ("a", "normal", "e1", 1.0, 1.0, 0.9, 1.1, 1.0),   # covers
-        ("a", "normal", "e1", 1.0, 0.5, 0.4, 0.6, 1.0),   # misses
-        ("a", "normal", "e2", 1.0, 0.5, 0.4, 0.6, 1.0),   # misses, warned
-    ]).assign(warnings=["normalisation", "", None, "folds disagree"])  # fmt: skip
+    results = _frame(
+        [
+            ("a", "normal", "e1", 1.0, 1.2, 1.1, 1.3, 1.0),  # misses, warned
+            ("a", "normal", "e1", 1.0, 1.0, 0.9, 1.1, 1.0),  # covers
+            ("a", "normal", "e1", 1.0, 0.5, 0.4, 0.6, 1.0),  # misses
+            ("a", "normal", "e2", 1.0, 0.5, 0.4, 0.6, 1.0),  # misses, warned
+        ]
+    ).assign(warnings=["normalisation", "", None, "folds disagree"])
     cov = coverage(results, by=("estimator",)).set_index("estimator")
     assert cov.loc["e1", "coverage"] == pytest.approx(1 / 3) and cov.loc["e1", "warned"] == pytest.approx(1 / 3)
     assert cov.loc["e1", "coverage_unwarned"] == pytest.approx(0.5)
@@ -122,12 +150,14 @@ def test_coverage_of_the_runs_that_did_not_warn():
 
 
 def test_size_summary_by_hand(tmp_path, capsys):
-    results = _frame([
-        ("a", "normal", "e1", 1.0, 1.05, 0.9, 1.1, 1.0),   # within 10%, covered, warned
-        ("b", "normal", "e1", 3.0, 2.0, 1.5, 2.5, 3.0),    # high MI, misses
-        ("a", "normal", "e1", 1.0, 0.5, 0.4, 0.6, 2.0),    # misses
-        ("a", "normal", "p", 1.0, 1.02, float("nan"), float("nan"), 0.1),  # no interval
-    ]).assign(n=[500, 500, 500, 500], warnings=["wide", "", None, ""])  # fmt: skip
+    results = _frame(
+        [
+            ("a", "normal", "e1", 1.0, 1.05, 0.9, 1.1, 1.0),  # within 10%, covered, warned
+            ("b", "normal", "e1", 3.0, 2.0, 1.5, 2.5, 3.0),  # high MI, misses
+            ("a", "normal", "e1", 1.0, 0.5, 0.4, 0.6, 2.0),  # misses
+            ("a", "normal", "p", 1.0, 1.02, float("nan"), float("nan"), 0.1),  # no interval
+        ]
+    ).assign(n=[500, 500, 500, 500], warnings=["wide", "", None, ""])
     table = size_summary(results).set_index("estimator")
     assert table.loc["e1", "mae"] == pytest.approx((0.05 + 1.0 + 0.5) / 3)
     assert table.loc["e1", "mae_low_mi"] == pytest.approx(0.275) and table.loc["e1", "mae_high_mi"] == 1.0

@@ -6,7 +6,10 @@ import jupytext
 import pytest
 import yaml
 
-from anchor.reproduce import NOTEBOOKS, PROFILES, check_parameters, job_parameters, load_profiles, notebook_parameters
+from anchor.paths import PROFILES, Checkout
+from anchor.reproduce import check_parameters, job_parameters, load_profiles, notebook_parameters
+
+NOTEBOOKS = Checkout.find().notebooks
 
 JOBS = load_profiles()
 SOURCES = sorted({job["notebook"] for job in JOBS.values()})

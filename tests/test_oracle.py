@@ -19,14 +19,14 @@ def _oracle_values(bits, objective):
     return sampler.mi, torch.stack([objective.estimate(critic(xb, yb)) for xb, yb in batches])
 
 
-@pytest.mark.parametrize("bits", anchor.STAIRCASE_BITS)
+@pytest.mark.parametrize("bits", anchor.data.STAIRCASE_BITS)
 @pytest.mark.parametrize("name", PLUG_IN)
 def test_plug_in_reads_true_mi(bits, name):
     mi, values = _oracle_values(bits, anchor.get_objective(name))
     assert values.mean().item() == pytest.approx(mi, abs=0.05)
 
 
-@pytest.mark.parametrize("bits", anchor.STAIRCASE_BITS)
+@pytest.mark.parametrize("bits", anchor.data.STAIRCASE_BITS)
 def test_infonce_below_log_b_and_truth(bits):
     mi, values = _oracle_values(bits, anchor.get_objective("infonce"))
     assert (values <= math.log(B) + 1e-9).all()

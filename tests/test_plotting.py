@@ -8,16 +8,17 @@ import pandas as pd
 import pytest
 
 import anchor
+from anchor import names as naming
 from anchor import plotting
 from anchor.benchmark import BENCH_ESTIMATORS
 
 
 def test_every_objective_and_estimator_has_a_display_name_and_its_own_colour():
     names = [*anchor.OBJECTIVES, *BENCH_ESTIMATORS]
-    assert all(n in plotting.DISPLAY_NAMES for n in names), set(names) - set(plotting.DISPLAY_NAMES)
+    assert all(n in naming.DISPLAY_NAMES for n in names), set(names) - set(naming.DISPLAY_NAMES)
     colors = [plotting.color(n) for n in dict.fromkeys(names)]
     assert plotting.TRUTH_COLOR not in colors  # black is the true MI's
-    shown = [n for n in anchor.ESTIMATORS] + ["ksg", "cca"]  # the estimators drawn together in one figure
+    shown = [*anchor.objectives.STAIRCASE_OBJECTIVES, "ksg", "cca"]  # the estimators drawn together in one figure
     assert len({plotting.color(n) for n in shown}) == len(shown)
     assert plotting.display_name("smile-5") == "SMILE (τ = 5)"
     assert plotting.display_name("anchor nu=8") == "InfoNCE-anchor nu=8"
@@ -27,7 +28,7 @@ def test_every_objective_and_estimator_has_a_display_name_and_its_own_colour():
 def test_names_without_a_fixed_colour_get_stable_distinct_ones():
     assert plotting.color("variant a") == plotting.color("variant a")
     colors = plotting.estimator_colors(["anchor", "variant a", "variant b", "variant c"])
-    assert colors["anchor"] == plotting.COLORS["anchor"]
+    assert colors["anchor"] == naming.COLORS["anchor"]
     assert len(set(colors.values())) == 4
 
 
@@ -37,8 +38,16 @@ def _history(objectives=("anchor", "infonce"), critics=("separable", "joint")):
         for name in objectives:
             for step in range(40):
                 mi = math.log(4) if step < 20 else math.log(16)
-                rows.append({"critic": critic, "objective": name, "step": step, "mi_true": mi, "estimate": mi + 0.1,
-                             "diverged": False})  # fmt: skip
+                rows.append(
+                    {
+                        "critic": critic,
+                        "objective": name,
+                        "step": step,
+                        "mi_true": mi,
+                        "estimate": mi + 0.1,
+                        "diverged": False,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -57,9 +66,14 @@ def test_staircase_figure_has_a_panel_per_run_only_and_is_drawn_at_page_width():
 
 def test_level_summary_figure_marks_points_off_the_scale():
     summary = pd.DataFrame(
-        {"objective": ["anchor", "anchor", "chi2", "chi2"], "mi_true": [1.0, 2.0, 1.0, 2.0],
-         "mean": [1.0, 2.0, -30.0, -60.0], "sd": [0.1, 0.1, 5.0, 5.0], "mse": [0.01, 0.01, 900.0, 3800.0]}
-    )  # fmt: skip
+        {
+            "objective": ["anchor", "anchor", "chi2", "chi2"],
+            "mi_true": [1.0, 2.0, 1.0, 2.0],
+            "mean": [1.0, 2.0, -30.0, -60.0],
+            "sd": [0.1, 0.1, 5.0, 5.0],
+            "mse": [0.01, 0.01, 900.0, 3800.0],
+        }
+    )
     fig = plotting.plot_level_summary(summary)
     top, bottom = fig.get_axes()[:2]
     assert fig.get_size_inches()[0] == pytest.approx(plotting.COLUMN_WIDTH)
@@ -81,8 +95,8 @@ def test_figures_embed_truetype_fonts_are_byte_identical_and_the_stamp_can_be_le
         plt.close(fig)
         return paths, texts
 
-    (png, pdf), texts = draw("a", None)
-    (png2, pdf2), _ = draw("b", None)
+    (png, pdf), texts = draw("a", True)
+    (png2, pdf2), _ = draw("b", True)
     assert png.read_bytes() == png2.read_bytes() and pdf.read_bytes() == pdf2.read_bytes()
     assert texts == ["anchor · profile: smoke"]
     content = pdf.read_bytes()
@@ -90,14 +104,11 @@ def test_figures_embed_truetype_fonts_are_byte_identical_and_the_stamp_can_be_le
     assert b"/CIDFontType2" in content or b"/Subtype /TrueType" in content
     _, texts = draw("c", False)
     assert texts == []
-    plotting.use_style(stamp=False)
-    _, texts = draw("d", None)  # draw() calls use_style() again, which turns the stamp back on
-    assert texts == ["anchor · profile: smoke"]
 
 
 def test_notebook_setup_resolves_the_figure_folder_from_the_checkout(tmp_path, monkeypatch):
-    from anchor.reproduce import ROOT
+    from anchor.paths import Checkout
 
     monkeypatch.chdir(tmp_path)
-    assert plotting.notebook_setup("") == ROOT / "results" / "figures"
+    assert plotting.notebook_setup("") == Checkout.find().figures("smoke")
     assert plotting.notebook_setup("out") == plotting.Path("out")

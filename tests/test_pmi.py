@@ -156,8 +156,10 @@ def test_world_true_pmi_is_the_log_ratio_of_its_pair_distribution():
 
 
 def test_world_sample_is_reproducible_and_checks_its_fields():
-    a, b = get_world("ligand-like", n_x=50, n_y=40, draws=500).sample(1), get_world("ligand-like", n_x=50, n_y=40,
-                                                                                   draws=500).sample(1)  # fmt: skip
+    a, b = (
+        get_world("ligand-like", n_x=50, n_y=40, draws=500).sample(1),
+        get_world("ligand-like", n_x=50, n_y=40, draws=500).sample(1),
+    )
     assert np.array_equal(a.x, b.x) and np.array_equal(a.pairs, b.pairs)
     assert a.x.shape == (50, 128) and a.y.shape == (40, 128) and a.true_pmi.shape == (50, 40)
     assert len(np.unique(a.pairs, axis=0)) == len(a.pairs) <= 500
@@ -190,8 +192,14 @@ def test_score_trial_scores_every_held_out_pair_and_aurocs_follow():
     table = auroc_table(scored)
     assert table.columns.tolist() == ["objective", "trial", "auroc", "ceiling", "positives", "pairs"]
     assert 0.5 < table.ceiling.iloc[0] <= 1.0 and 0.0 <= table.auroc.iloc[0] <= 1.0
-    run = run_interactions("ligand-like", "anchor", 0, held_out=30, world_params=dict(n_x=80, n_y=80, draws=3000),
-                           estimate_params=dict(folds=2, max_steps=60, eval_every=20))  # fmt: skip
+    run = run_interactions(
+        "ligand-like",
+        "anchor",
+        0,
+        held_out=30,
+        world_params=dict(n_x=80, n_y=80, draws=3000),
+        estimate_params=dict(folds=2, max_steps=60, eval_every=20),
+    )
     pd.testing.assert_frame_equal(run.drop(columns="source"), scored)
 
 
@@ -238,7 +246,7 @@ def test_load_interactions_finds_the_folder_of_the_environment_variable(tmp_path
         (["A", "B"], np.eye(2), [("A", "B"), ("A", "B")], r"1 duplicate pair row\(s\), first \(A, B\)"),
         (["A", "B"], np.eye(2), [("A", "Z"), ("Q", "B")], r"2 ID\(s\) have no embedding in embeddings.npz"),
     ],
-)  # fmt: skip
+)
 def test_load_interactions_names_what_is_wrong(tmp_path, ids, values, pairs, message):
     emb, csv = _write(tmp_path, ids, values, pairs)
     with pytest.raises(ValueError, match=message):

@@ -71,7 +71,7 @@ IMPORTS = {
     "nbformat": "nbformat", "mlxtend": "mlxtend", "distributed": "distributed", "dask": "dask",
 }  # fmt: skip
 MODULE_EXTRAS = {
-    "plotting": "figures", "reproduce": "figures", "results": "figures", "images": "ssl", "unstructured": "ssl",
+    "plotting": "figures", "reproduce": "figures", "results": "figures", "images": "ssl", "bit_channels": "ssl",
     "sweep": "cluster",
 }  # fmt: skip
 
@@ -129,12 +129,12 @@ def test_package_never_moves_to_cuda_by_itself():
 
 
 LAYERS = {
-    "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "copula", "tables", "estimate",
-                  "_checks", "_random", "_console"},
+    "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "copula", "tables", "folds",
+                  "estimate_result", "estimate_checks", "estimate", "_checks", "_random", "_console"},
     "runs": {"sweep", "cache"},
-    "experiments": {"tasks", "theory", "staircase", "unstructured", "overlap", "images", "encoders", "representation",
-                    "ssl", "interactions", "benchmark"},
-    "pipeline": {"reproduce", "plotting", "results", "cli", "staircase_cli", "adapters"},
+    "experiments": {"tasks", "true_critic", "staircase", "bit_channels", "class_posterior", "images", "encoders",
+                    "representation", "ssl", "interactions", "benchmark", "references", "jobs"},
+    "pipeline": {"paths", "names", "reproduce", "plotting", "results", "cli", "sweep_cli", "adapters"},
 }  # fmt: skip
 """The package's layers, in order (anchor/__init__.py): a module imports only its own layer and
 earlier ones. ``benchmark``'s command line borrows ``reproduce``'s reader of --set values."""
@@ -144,11 +144,14 @@ def _package_imports(path):
     tree = ast.parse(path.read_text())
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module:
-            if node.level == 1:
-                found.add(node.module.split(".")[0])
-            elif node.module.startswith("anchor."):
-                found.add(node.module.split(".")[1])
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module in ("anchor", None):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module.startswith("anchor."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("anchor.")}
     return found
 
 
@@ -165,3 +168,41 @@ def test_the_estimator_experiments_and_pipeline_are_layered():
         if dep in layer and layer[dep] > layer[m] and (m, dep) not in allowed
     ]
     assert not wrong, f"imports against the layers (module, imported): {wrong}"
+
+
+def test_no_module_imports_itself_back():
+    """No import cycle among the package's modules, imports inside functions included."""
+    graph = {p.stem: _package_imports(p) for p in (ROOT / "anchor").glob("*.py")}
+    cycles = []
+
+    def visit(node, path):
+        for dep in sorted(graph.get(node, ())):
+            if dep == path[0]:
+                cycles.append(" -> ".join([*path, dep]))
+            elif dep not in path and dep in graph and dep > path[0]:  # each cycle once, from its smallest module
+                visit(dep, [*path, dep])
+
+    for module in sorted(graph):
+        visit(module, [module])
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_the_readme_and_the_package_docstring_list_the_layers_of_the_test():
+    import re
+
+    import anchor
+
+    table = (ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| (estimator|runs|experiments|pipeline)? *\| ([^|]+) \|", table, flags=re.M)
+    readme, layer = {}, None
+    for name, cell in rows:
+        layer = name or layer
+        for module in re.findall(r"`(\w+)`", cell):
+            readme[module] = layer
+    public = {m: name for name, members in LAYERS.items() for m in members if not m.startswith("_")}
+    assert readme == public, "README's module table and LAYERS differ"
+    doc = anchor.__doc__
+    for name, members in LAYERS.items():
+        block = doc[doc.index(f"- the {name}" if name != "runs" else "- runs") :].split("\n- ")[0]
+        missing = [m for m in members if not m.startswith("_") and f"``{m}``" not in block]
+        assert not missing, f"anchor/__init__.py's {name} layer lacks {missing}"

@@ -4,8 +4,9 @@ import textwrap
 
 import pytest
 
-import anchor.unstructured
-from anchor import reproduce
+import anchor.bit_channels
+from anchor import paths, reproduce
+from anchor.paths import Checkout, find_root
 
 NOTEBOOK = textwrap.dedent(
     """\
@@ -50,29 +51,26 @@ def project(tmp_path, monkeypatch):
         "busy:\n  notebook: toy\n  smoke: {workers: 2}\n  quick: {workers: 2}\n  paper: {workers: 2}\n"
         "paper_only:\n  notebook: toy\n  smoke: {}\n  quick: false\n  paper: {}\n"
     )
-    monkeypatch.setattr(reproduce, "ROOT", tmp_path)
-    monkeypatch.setattr(reproduce, "NOTEBOOKS", notebooks)
-    monkeypatch.setattr(reproduce, "CACHE", tmp_path / "results" / "cache")
     return tmp_path
 
 
 def test_list_and_unknown_job(project, capsys):
-    assert reproduce.main(["--list"]) == 0
+    assert reproduce.main(["--root", str(project), "--list"]) == 0
     assert capsys.readouterr().out.split() == ["good", "bad", "needs_imdb", "busy", "paper_only"]
     with pytest.raises(SystemExit):
-        reproduce.main(["--only", "nope"])
+        reproduce.main(["--root", str(project), "--only", "nope"])
     assert "unknown notebook(s) nope; valid: good, bad, needs_imdb, busy, paper_only" in capsys.readouterr().err
 
 
 def test_a_job_runs_with_the_pipeline_parameters(project):
-    assert reproduce.main(["--profile", "smoke", "--only", "good"]) == 0
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "good"]) == 0
     executed = (project / "results" / "notebooks" / "good.smoke.ipynb").read_text()
     assert "profile smoke cache True" in executed
 
 
 def test_the_notebooks_output_is_streamed_and_each_job_timed(project, capsys, monkeypatch):
-    monkeypatch.setattr(anchor.unstructured, "find_imdb_embeddings", lambda: None)
-    assert reproduce.main(["--profile", "smoke", "--only", "good", "needs_imdb"]) == 0
+    monkeypatch.setattr(anchor.bit_channels, "find_imdb_embeddings", lambda: None)
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "good", "needs_imdb"]) == 0
     out = capsys.readouterr().out
     assert "profile smoke cache True workers 1" in out  # printed by the notebook, as it ran
     table = out[out.index("job ") :].splitlines()
@@ -80,12 +78,12 @@ def test_the_notebooks_output_is_streamed_and_each_job_timed(project, capsys, mo
     assert table[1].split()[0] == "good" and table[1].split()[2] == "done"
     assert table[2].split() == ["needs_imdb", "skipped:", "missing", "data"]
     assert table[3].split()[0] == "total"
-    assert reproduce.main(["--profile", "smoke", "--only", "good", "--quiet"]) == 0
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "good", "--quiet"]) == 0
     assert "profile smoke cache" not in capsys.readouterr().out
 
 
 def test_a_failing_cell_is_named_and_the_other_jobs_still_run(project, capsys):
-    assert reproduce.main(["--profile", "smoke", "--only", "bad", "good"]) == 1
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "bad", "good"]) == 1
     captured = capsys.readouterr()
     assert "notebook 'bad' failed in cell" in captured.err and "the claim does not hold" in captured.err
     assert "results/notebooks/bad.smoke.ipynb" in captured.err
@@ -96,18 +94,20 @@ def test_a_failing_cell_is_named_and_the_other_jobs_still_run(project, capsys):
 
 
 def test_a_job_can_be_left_out_of_a_profile(project, capsys):
-    assert reproduce.main(["--profile", "quick", "--only", "good", "paper_only"]) == 0
+    assert reproduce.main(["--root", str(project), "--profile", "quick", "--only", "good", "paper_only"]) == 0
     out = capsys.readouterr().out
     assert "not in the quick profile: paper_only" in out
     assert not (project / "results" / "notebooks" / "paper_only.quick.ipynb").exists()
     assert (project / "results" / "notebooks" / "good.quick.ipynb").exists()
     with pytest.raises(ValueError, match="not part of the quick profile"):
-        reproduce.job_parameters(reproduce.load_profiles()["paper_only"], "quick")
+        reproduce.job_parameters(
+            reproduce.load_profiles(checkout=Checkout(project))["paper_only"], "quick", checkout=Checkout(project)
+        )
 
 
 def test_a_job_without_its_data_is_skipped(project, capsys, monkeypatch):
-    monkeypatch.setattr(anchor.unstructured, "find_imdb_embeddings", lambda: None)
-    assert reproduce.main(["--profile", "smoke", "--only", "needs_imdb"]) == 0
+    monkeypatch.setattr(anchor.bit_channels, "find_imdb_embeddings", lambda: None)
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "needs_imdb"]) == 0
     out = capsys.readouterr().out
     assert "skipped: the IMDB embeddings file was not found (set ANCHOR_IMDB_EMBEDDINGS" in out
     assert "skipped for missing data: needs_imdb" in out
@@ -126,12 +126,12 @@ def test_a_cifar_job_runs_only_where_the_data_is(tmp_path, monkeypatch):
     assert reproduce.missing_data(job) is None
     assert reproduce.job_parameters(job, "paper")["data_root"] == str(tmp_path)
     monkeypatch.delenv("ANCHOR_CIFAR_ROOT")
-    assert reproduce.data_root() == str(reproduce.ROOT / "data")
+    assert reproduce.data_root(Checkout(tmp_path)) == str(tmp_path / "data")
 
 
 def test_bad_workers(project, capsys):
     with pytest.raises(SystemExit):
-        reproduce.main(["--workers", "0"])
+        reproduce.main(["--root", str(project), "--workers", "0"])
     assert "--workers must be at least 1" in capsys.readouterr().err
 
 
@@ -140,14 +140,30 @@ def _executed(project, name, profile="smoke"):
 
 
 def test_command_line_flags_win_over_the_profile(project):
-    assert reproduce.main(["--profile", "smoke", "--only", "busy", "--workers", "8"]) == 0
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "busy", "--workers", "8"]) == 0
     assert "workers 8" in _executed(project, "busy")
-    assert reproduce.main(["--profile", "smoke", "--only", "busy"]) == 0
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "busy"]) == 0
     assert "workers 2" in _executed(project, "busy")
 
 
 def test_set_gives_any_parameter_and_is_checked(project, capsys):
-    assert reproduce.main(["--profile", "smoke", "--only", "good", "--set", "n_batches=100", "--set", "lr=1e-3"]) == 0
+    assert (
+        reproduce.main(
+            [
+                "--root",
+                str(project),
+                "--profile",
+                "smoke",
+                "--only",
+                "good",
+                "--set",
+                "n_batches=100",
+                "--set",
+                "lr=1e-3",
+            ]
+        )
+        == 0
+    )
     assert "n_batches 100 lr 0.001" in _executed(project, "good")
     for bad, message in [
         ("n_batch=100", "--set n_batch: no selected notebook has a parameter 'n_batch'"),
@@ -156,9 +172,9 @@ def test_set_gives_any_parameter_and_is_checked(project, capsys):
         ("width=wide", "job 'good': parameter width must be Optional[int], got 'wide' (str)"),
     ]:
         with pytest.raises(SystemExit):
-            reproduce.main(["--profile", "smoke", "--only", "good", "--set", bad])
+            reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "good", "--set", bad])
         assert message in capsys.readouterr().err
-    assert reproduce.main(["--profile", "smoke", "--only", "good", "--set", "width=null"]) == 0
+    assert reproduce.main(["--root", str(project), "--profile", "smoke", "--only", "good", "--set", "width=null"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -177,7 +193,7 @@ def test_a_bad_profile_entry_stops_the_run_before_any_job(project, capsys, entry
     with open(project / "notebooks" / "profiles.yaml", "a") as f:
         f.write(f"typo:\n  notebook: toy\n  smoke: {entry}\n  quick: {{}}\n  paper: {{}}\n")
     with pytest.raises(SystemExit) as exit_:
-        reproduce.main(["--profile", "smoke"])
+        reproduce.main(["--root", str(project), "--profile", "smoke"])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (project / "results" / "notebooks").exists(), "a job ran before the bad entry was reported"
 
@@ -193,10 +209,10 @@ def test_parameters_cells_that_cannot_be_checked_say_why(project):
     text = source.read_text()
     source.write_text(text.replace("lr: float = 0.1", "lr: float = 2 ** -3"))
     with pytest.raises(ValueError, match=r"default of lr in the parameters cell must be a literal.*'2 \*\* \(-3\)'"):
-        reproduce.notebook_parameters("toy")
+        reproduce.notebook_parameters("toy", checkout=Checkout(project))
     source.write_text(text.replace("lr: float = 0.1", "lr: Decimal = 0.1"))
     with pytest.raises(ValueError, match=r"unsupported parameter annotation 'Decimal'"):
-        reproduce.check_parameters("good", "toy", {"lr": 0.5})
+        reproduce.check_parameters("good", "toy", {"lr": 0.5}, checkout=Checkout(project))
 
 
 def test_the_runner_finds_the_checkout_or_says_it_needs_one(tmp_path, monkeypatch):
@@ -204,15 +220,15 @@ def test_the_runner_finds_the_checkout_or_says_it_needs_one(tmp_path, monkeypatc
     (clone / "notebooks").mkdir(parents=True)
     (clone / "notebooks" / "profiles.yaml").write_text("{}\n")
     (clone / "sub").mkdir()
-    assert reproduce.find_root(clone) == clone.resolve()
+    assert find_root(clone) == clone.resolve()
     # installed from a wheel (the package's folder holds no notebooks): the working directory's clone
-    monkeypatch.setattr(reproduce, "ROOT", tmp_path / "site-packages")
+    monkeypatch.setattr(paths, "PACKAGE_PARENT", tmp_path / "site-packages")
     monkeypatch.chdir(clone / "sub")
-    assert reproduce.find_root() == clone.resolve()
+    assert find_root() == clone.resolve()
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"runs the figure notebooks of a checkout.*--root"):
-        reproduce.find_root()
+        find_root()
     with pytest.raises(FileNotFoundError, match=r"is not a checkout of the repository"):
-        reproduce.find_root(tmp_path)
+        find_root(tmp_path)
     with pytest.raises(SystemExit):
         reproduce.main(["--list"])

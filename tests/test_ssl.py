@@ -282,7 +282,7 @@ def test_a_crafted_or_damaged_checkpoint_runs_nothing_and_training_starts_over(t
             path.write_bytes(b"")
         else:
             path.write_bytes(whole[: len(whole) // 2])
-        with pytest.raises(anchor.CacheFileError, match=r"ssl-.*\.pt: not a readable checkpoint"):
+        with pytest.raises(anchor.cache.CacheFileError, match=r"ssl-.*\.pt: not a readable checkpoint"):
             checkpoint_features(tmp_path, config)
         with pytest.warns(UserWarning, match=r"checkpoint .*ssl-.*\.pt cannot be used .*training from the start"):
             result = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)

@@ -66,10 +66,18 @@ def test_run_staircase_every_domain(domain, tmp_path):
 
 def test_staircase_runs_through_the_cached_sweep(tmp_path):
     configs = [
-        {"domain": "gaussian", "objective": name, "critic": "joint", "bits": [2.0], "steps_per_level": 4,
-         "batch_size": 8, "dim": 2, "critic_params": {"width": 8, "depth": 1}}
+        {
+            "domain": "gaussian",
+            "objective": name,
+            "critic": "joint",
+            "bits": [2.0],
+            "steps_per_level": 4,
+            "batch_size": 8,
+            "dim": 2,
+            "critic_params": {"width": 8, "depth": 1},
+        }
         for name in ("anchor", "infonce")
-    ]  # fmt: skip
+    ]
     table = anchor.run_sweep(configs, run_staircase, cache=tmp_path / "cache", progress=False)
     again = anchor.run_sweep(configs, run_staircase, cache=tmp_path / "cache", progress=False)
     pd.testing.assert_frame_equal(table, again)
@@ -99,8 +107,15 @@ def test_level_summary_marks_the_level_where_a_run_diverged():
 def test_a_run_that_diverges_at_once_is_recorded_as_diverged(tmp_path, offset, rows):
     """A critic offset that breaks the first batch (or reads 5,000 nats from the start): the steps
     up to the divergence, marked diverged, not an empty table."""
-    config = {"domain": "gaussian", "objective": "anchor", "critic": "quadratic", "bits": [2.0, 4.0],
-              "steps_per_level": 20, "dim": 2, "critic_params": {"offset": offset}}  # fmt: skip
+    config = {
+        "domain": "gaussian",
+        "objective": "anchor",
+        "critic": "quadratic",
+        "bits": [2.0, 4.0],
+        "steps_per_level": 20,
+        "dim": 2,
+        "critic_params": {"offset": offset},
+    }
     history = anchor.run_sweep([config], run_staircase, cache=tmp_path, progress=False)
     assert history.step.tolist() == list(range(rows)) and history.diverged.all()
     table = level_summary(history)
@@ -122,12 +137,12 @@ def test_staircase_configs_key_only_what_changes_the_run():
 
 def test_oracle_batch_noise_matches_the_gaussian_information_density_variance():
     """Var_p[log r] = d rho^2 for the d-dim correlated Gaussian, so the batch-mean sd is sqrt(d rho^2 / B)."""
-    table = anchor.oracle_batch_noise("gaussian", bits=[2.0, 10.0], batch_size=32, dim=4, n_batches=2000)
+    table = anchor.staircase.oracle_batch_noise("gaussian", bits=[2.0, 10.0], batch_size=32, dim=4, n_batches=2000)
     for row in table.itertuples():
         rho2 = anchor.mi_to_rho(dim=4, mi=row.mi_true) ** 2
         assert row.sd == pytest.approx(math.sqrt(4 * rho2 / 32), rel=0.08)
     with pytest.raises(KeyError, match="domain"):
-        anchor.oracle_batch_noise("mnist")
+        anchor.staircase.oracle_batch_noise("mnist")
 
 
 def test_run_staircase_tracks_other_estimates_on_the_same_batches():
@@ -160,27 +175,41 @@ def test_infonce_leaves_the_quadratic_offset_where_it_started_and_the_anchor_mov
 
 
 def test_sweep_staircase_labels_become_columns_and_are_not_cache_keys(tmp_path):
-    base = {"domain": "gaussian", "objective": "anchor", "critic": "joint", "bits": [2.0], "steps_per_level": 3,
-            "batch_size": 8, "dim": 2, "critic_params": {"width": 8, "depth": 1}}  # fmt: skip
+    base = {
+        "domain": "gaussian",
+        "objective": "anchor",
+        "critic": "joint",
+        "bits": [2.0],
+        "steps_per_level": 3,
+        "batch_size": 8,
+        "dim": 2,
+        "critic_params": {"width": 8, "depth": 1},
+    }
     configs = [base, {**base, "objective_params": {"nu": 4.0}}]
     labels = [{"objective": "log", "nu": 1.0}, {"objective": "log nu=4", "nu": 4.0}]
-    history = anchor.sweep_staircase(configs, cache=str(tmp_path), labels=labels)
+    history = anchor.staircase.sweep_staircase(configs, cache=str(tmp_path), labels=labels)
     assert history.groupby("run").objective.first().tolist() == ["log", "log nu=4"]
     assert history.groupby("run").nu.first().tolist() == [1.0, 4.0]
-    relabelled = anchor.sweep_staircase(configs, cache=str(tmp_path), labels=[{"objective": "a"}, {"objective": "b"}])
+    relabelled = anchor.staircase.sweep_staircase(
+        configs, cache=str(tmp_path), labels=[{"objective": "a"}, {"objective": "b"}]
+    )
     assert relabelled.estimate.tolist() == history.estimate.tolist()  # the cache served the same runs
     with pytest.raises(ValueError, match="labels: one mapping per configuration, got 1 for 2"):
-        anchor.sweep_staircase(configs, labels=labels[:1])
+        anchor.staircase.sweep_staircase(configs, labels=labels[:1])
     with pytest.raises(ValueError, match="labels: every mapping needs the same keys"):
-        anchor.sweep_staircase(configs, labels=[{"objective": "a"}, {"nu": 1.0}])
+        anchor.staircase.sweep_staircase(configs, labels=[{"objective": "a"}, {"nu": 1.0}])
 
 
 def test_seed_summary_averages_over_seeds_and_reports_their_spread():
     per_run = pd.concat(
-        [level_summary(_synthetic(levels=(1.0, 2.0)).assign(estimate=lambda h, s=s: h.estimate + s), by=("objective",))
-         .assign(seed=s) for s in (0, 1, 2)]
-    )  # fmt: skip
-    summary = anchor.seed_summary(per_run, by=("objective",))
+        [
+            level_summary(
+                _synthetic(levels=(1.0, 2.0)).assign(estimate=lambda h, s=s: h.estimate + s), by=("objective",)
+            ).assign(seed=s)
+            for s in (0, 1, 2)
+        ]
+    )
+    summary = anchor.staircase.seed_summary(per_run, by=("objective",))
     assert summary.level.tolist() == [0, 1] and (summary.seeds == 3).all()
     assert summary.bias.to_numpy() == pytest.approx([1.1, 1.1])  # biases 0.1, 1.1, 2.1
     assert summary.bias_seed_sd.to_numpy() == pytest.approx([1.0, 1.0])
@@ -188,4 +217,4 @@ def test_seed_summary_averages_over_seeds_and_reports_their_spread():
     assert summary.mse.to_numpy() == pytest.approx(per_run.groupby("level").mse.mean().to_numpy())
     assert not summary.diverged.any()
     with pytest.raises(ValueError, match=r"per_run lacks the columns \['seed'\]"):
-        anchor.seed_summary(per_run.drop(columns="seed"))
+        anchor.staircase.seed_summary(per_run.drop(columns="seed"))

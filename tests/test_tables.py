@@ -9,22 +9,35 @@ from anchor.tables import as_table, identical_columns, looks_discrete, paired_ta
 
 
 def test_a_dataframe_keeps_its_names_and_encodes_each_kind_of_column():
-    frame = pd.DataFrame({
-        "height": [1.5, 1.7, 1.6, 1.8],
-        "count": [1, 2, 2, 3],
-        "flag": [True, False, True, True],
-        "colour": pd.Categorical(["red", "blue", "green", "red"]),
-        "size": pd.Categorical(["s", "l", "m", "s"], categories=["s", "m", "l"], ordered=True),
-        "tag": ["a", "b", "a", "b"],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "height": [1.5, 1.7, 1.6, 1.8],
+            "count": [1, 2, 2, 3],
+            "flag": [True, False, True, True],
+            "colour": pd.Categorical(["red", "blue", "green", "red"]),
+            "size": pd.Categorical(["s", "l", "m", "s"], categories=["s", "m", "l"], ordered=True),
+            "tag": ["a", "b", "a", "b"],
+        }
+    )
     table = as_table("x", frame)
     assert table.columns == [
-        "height", "count", "flag", "colour=blue", "colour=green", "colour=red", "size", "tag=b",
-    ]  # fmt: skip
+        "height",
+        "count",
+        "flag",
+        "colour=blue",
+        "colour=green",
+        "colour=red",
+        "size",
+        "tag=b",
+    ]
     assert table.encoding == {
-        "height": "number", "count": "integer", "flag": "boolean", "colour": "one-hot (3 levels)",
-        "size": "ordered codes", "tag": "indicator",
-    }  # fmt: skip
+        "height": "number",
+        "count": "integer",
+        "flag": "boolean",
+        "colour": "one-hot (3 levels)",
+        "size": "ordered codes",
+        "tag": "indicator",
+    }
     assert table.values.dtype == np.float64 and table.values.shape == (4, 8)
     assert table.values[:, 3:6].tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]]
     assert table.values[:, 6].tolist() == [0, 2, 1, 0]  # the order of the levels, not of the text
@@ -55,7 +68,7 @@ def test_series_arrays_tensors_and_array_likes():
         (pd.DataFrame(index=range(3)), r"x has no columns"),
         (np.zeros((2, 2, 2)), r"x must be 2-D with shape \(n, d\) or 1-D, got shape \(2, 2, 2\)"),
     ],
-)  # fmt: skip
+)
 def test_bad_tables_are_named(data, message):
     with pytest.raises(ValueError, match=message):
         as_table("x", data)

@@ -92,3 +92,44 @@ def test_fit_and_estimate_on_cuda():
     x, y = sampler.sample(300, seed=0)
     est = anchor.estimate_mi(x, y, folds=2, max_steps=20, eval_every=10, device="cuda", progress=False)
     assert est.n_test == 300
+
+
+def test_the_divergence_monitor_counts_steps_out_of_range_in_a_row():
+    from anchor.train import DivergenceMonitor
+
+    monitor = DivergenceMonitor(limit=10.0, steps=3)
+    assert [monitor.check(1.0, v) for v in (11.0, -12.0, 0.0, 11.0, 11.0)] == [None] * 5
+    assert "3 steps in a row" in monitor.check(1.0, 11.0)
+    assert "loss became nan" in DivergenceMonitor().check(float("nan"), 0.0)
+    assert "estimate became inf" in DivergenceMonitor().check(0.0, float("inf"))
+
+
+def test_early_stopping_keeps_the_best_candidate_and_stops_after_patience():
+    from anchor.train import EarlyStopping
+
+    stop, copies = EarlyStopping(patience=2), []
+
+    def weights(tag):
+        return lambda: copies.append(tag) or tag
+
+    stop.offer(1.0, -1, "zero", weights("zero"))
+    stop.offer(0.5, 10, "trained", weights("a"))
+    stop.offer(0.7, 20, "trained", weights("b"))
+    assert not stop.done and (stop.step, stop.kind, stop.weights) == (10, "trained", "a")
+    stop.offer(0.6, 30, "trained", weights("c"))
+    assert stop.done and stop.converged
+    stop.offer(0.1, 40, "trained", weights("d"))  # after stopping nothing is taken
+    assert stop.weights == "a" and copies == ["zero", "a"]  # weights copied only when they are the best
+
+
+def test_the_weight_average_warms_up_then_decays_at_its_rate():
+    from anchor.train import WeightAverage
+
+    w = {"a": torch.zeros(2)}
+    average = WeightAverage(w, decay=0.9, warmup=10)
+    w["a"] += 1.0
+    average.update(w, step=0)  # decay min(0.9, 1 / 10) = 0.1: mostly the new weights
+    torch.testing.assert_close(average.weights["a"], torch.full((2,), 0.9))
+    plain = WeightAverage({"a": torch.zeros(2)}, decay=0.9)
+    plain.update({"a": torch.ones(2)}, step=0)
+    torch.testing.assert_close(plain.weights["a"], torch.full((2,), 0.1))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import anchor
-from anchor.theory import anchor_interpolation, oracle_infonce, tuple_log_ratios
+from anchor.true_critic import anchor_interpolation, oracle_infonce, tuple_log_ratios
 
 
 def gaussian(dim, bits):
@@ -86,7 +86,9 @@ def test_anchor_interpolation_loss_is_the_library_anchor_loss():
     critic = anchor.OracleCritic(s)
     losses = torch.stack(
         [
-            anchor.anchor_loss(critic(x[k * B : (k + 1) * B], y[k * B : (k + 1) * B]) + offset, K=K, nu=beta * K)
+            anchor.scoring.anchor_loss(
+                critic(x[k * B : (k + 1) * B], y[k * B : (k + 1) * B]) + offset, K=K, nu=beta * K
+            )
             for k in range(2000)
         ]
     )

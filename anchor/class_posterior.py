@@ -1,6 +1,6 @@
 """What a critic can reach on Lee & Rhee's bit channels when the classes overlap in feature space.
 
-The bit-channel samplers (``anchor.unstructured``) state I(X; Y) = n_bits (1 - h2(p)) bits, exact
+The bit-channel samplers (``anchor.bit_channels``) state I(X; Y) = n_bits (1 - h2(p)) bits, exact
 on their finite pools because no instance belongs to both classes. A critic reaches it only if it
 tells the class of every instance, including the few that sit among the other class (an IMDB
 review whose embedding looks like the other sentiment). ``class_posterior_mi`` gives the MI left
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ._checks import check_int
-from .unstructured import N_BITS, bsc_crossover
+from .bit_channels import N_BITS, bsc_crossover
 
 
 def class_posterior_mi(posterior: np.ndarray | torch.Tensor, *, mi: float, n_bits: int = N_BITS) -> float:

@@ -12,7 +12,7 @@ Lee & Rhee's code redraws Y's instance when it is X's own (same class, same imag
 the instance indices dependent and adds n_bits (1 - p) log(n / (n - 1)) nats to the true MI for
 pools of n instances per class, which their MI leaves out: under 0.002 nats for their pools
 of thousands, but 0.02 nats (up to 1.4% of the 2-bit level) for this package's 500 MNIST digits
-per class. Independent draws keep the stated MI exact (``tests/test_unstructured.py`` counts it).
+per class. Independent draws keep the stated MI exact (``tests/test_bit_channels.py`` counts it).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def anchor_interpolation(
         ``limit`` = E_p[c] - (1 + beta) log((beta + E_q[e^c]) / (1 + beta)),
 
     which runs from ``dv`` = E_p[c] - log E_q[e^c] (beta -> 0) down to ``nwj`` =
-    E_p[c] - E_q[e^c] + 1 (beta -> infinity; NWJ in the log-ratio form, ``anchor.tuba``). The
+    E_p[c] - E_q[e^c] + 1 (beta -> infinity; NWJ in the log-ratio form, ``anchor.objectives.tuba``). The
     moments are estimated on the same samples, so dv >= limit >= nwj holds exactly for them; at
     the true critic (scale 1, offset 0) all three equal I. Returns one row per critic and beta
     with columns scale, offset, beta, K, value, stderr, limit, dv, nwj, mi.

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from anchor.overlap import class_posterior_mi, linear_class_posterior
-from anchor.unstructured import (
+from anchor.bit_channels import (
     BitChannelSampler,
     ImdbBitsSampler,
     MnistBitsSampler,
@@ -16,6 +15,7 @@ from anchor.unstructured import (
     bsc_crossover,
     find_imdb_embeddings,
 )
+from anchor.class_posterior import class_posterior_mi, linear_class_posterior
 
 IMDB = find_imdb_embeddings()
 
