@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ._checks import check_device, check_float, check_int, check_seed
 from ._console import progress_bar
@@ -111,6 +111,15 @@ class WeightAverage:
         self.decay, self.warmup = decay, warmup
         self.weights = {k: v.detach().clone() for k, v in weights.items()}
 
+    def module(self, module: torch.nn.Module) -> torch.nn.Module:
+        """A copy of ``module`` (buffers included) holding the averaged weights."""
+        copy = deepcopy(module)
+        with torch.no_grad():
+            for name, param in copy.named_parameters():
+                if name in self.weights:
+                    param.copy_(self.weights[name])
+        return copy
+
     @torch.no_grad()
     def update(self, weights: dict[str, torch.Tensor], step: int) -> None:
         decay = min(self.decay, (1.0 + step) / (self.warmup + step)) if self.warmup else self.decay
@@ -169,6 +178,7 @@ def fit(
     callback: Callable[[int, Critic], bool | None] | None = None,
     callback_every: int = 100,
     ema_decay: float | None = None,
+    ema_warmup: int = 0,
     desc: str | None = None,
     track: Sequence[Objective] = (),
     divergence_nats: float = DIVERGENCE_NATS,
@@ -188,6 +198,8 @@ def fit(
             (Polyak averaging) and hand that averaged critic to ``callback`` and back in ``Fit``.
             It damps the step-to-step jitter of the critic's offset, which a plug-in estimate
             reads one-for-one. The history's per-step estimates are the raw critic's.
+        ema_warmup: with ``ema_decay``, the average's warm-up (``WeightAverage``; 0: none), as
+            ``estimate_mi`` uses it (its default 100).
         track: other objectives whose estimate is recorded on every batch as well, in columns
             ``estimate_<name>`` (e.g. the plug-in of a critic trained with InfoNCE); they do not
             affect training.
@@ -219,10 +231,10 @@ def fit(
     dtype = params[0].dtype if params else torch.float32  # batches are drawn in the critic's dtype
     optimizer = torch.optim.Adam(params, lr=lr, fused=True) if params else None
     objective.reset()
-    averaged = None
+    average = None
     if ema_decay is not None:
         ema_decay = check_float("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True)
-        averaged = AveragedModel(critic, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+        average = WeightAverage(dict(critic.named_parameters()), ema_decay, check_int("ema_warmup", ema_warmup, low=0))
     history = _History(objective.name, _tracked(track))
 
     critic.train()
@@ -249,19 +261,19 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if averaged is not None:
-                averaged.update_parameters(critic)
+            if average is not None:
+                average.update(dict(critic.named_parameters()), step)
         if progress and step % 50 == 0:
             bar.set_postfix(estimate=f"{value:.3f}", true=f"{sampler.mi:.3f}")
         if callback is not None and ((step + 1) % callback_every == 0 or step == steps - 1):
-            current = critic if averaged is None else averaged.module
+            current = critic if average is None else average.module(critic)
             current.eval()
             stop = callback(step, current)
             critic.train()
             if stop:
                 break
     bar.close()
-    result = critic if averaged is None else averaged.module
+    result = critic if average is None else average.module(critic)
     result.eval()
     return Fit(critic=result, objective=objective, history=history.frame())
 
