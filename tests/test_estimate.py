@@ -243,13 +243,16 @@ def test_marginal_maps_are_increasing_and_leave_mi_unchanged():
     assert z[train, 0].mean().abs() < 0.01 and z[train, 0].std() == pytest.approx(1.0, abs=0.02)
     far = fit_marginals(heavy, train, "normal-scores", "x")(torch.tensor([[1e30, 0.0], [-1e30, 0.0]]))
     assert far[0, 0] > z[:, 0].max() and far[1, 0] < z[:, 0].min() and torch.isfinite(far).all()
-    # MI is invariant to increasing maps of each column, and so is the estimate on normal scores:
-    # the same rows, one column cubed and one exponentiated, give the same estimate exactly
-    x, y = anchor.GaussianSampler(2, mi=0.5).sample(600, seed=2, dtype=torch.float64)
-    kwargs = dict(folds=2, max_steps=100, eval_every=50, progress=False, warn=False)
-    plain = anchor.estimate_mi(x, y, **kwargs)
-    mapped = anchor.estimate_mi(torch.stack([x[:, 0] ** 3, x[:, 1]], 1), torch.exp(y), **kwargs)
-    assert mapped.mi == plain.mi and mapped.ci_low == plain.ci_low and mapped.ci_high == plain.ci_high
+    # MI is invariant to increasing maps of each column, and so (up to how test rows fall between
+    # training values) is the estimate on normal scores: the same rows with one column cubed and y
+    # exponentiated read the same MI, and both intervals hold the truth
+    x, y = anchor.GaussianSampler(2, mi=0.5).sample(2000, seed=2, dtype=torch.float64)
+    plain = anchor.estimate_mi(x, y, folds=3, progress=False, warn=False)
+    mapped = anchor.estimate_mi(
+        torch.stack([x[:, 0] ** 3, x[:, 1]], 1), torch.exp(y), folds=3, progress=False, warn=False
+    )
+    assert mapped.mi == pytest.approx(plain.mi, abs=0.03)
+    assert plain.ci_low <= 0.5 <= plain.ci_high and mapped.ci_low <= 0.5 <= mapped.ci_high
 
 
 @pytest.mark.parametrize("scale", [1e8, 1e-8])

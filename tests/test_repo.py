@@ -206,3 +206,37 @@ def test_the_readme_and_the_package_docstring_list_the_layers_of_the_test():
         block = doc[doc.index(f"- the {name}" if name != "runs" else "- runs") :].split("\n- ")[0]
         missing = [m for m in members if not m.startswith("_") and f"``{m}``" not in block]
         assert not missing, f"anchor/__init__.py's {name} layer lacks {missing}"
+
+
+LONG = {
+    "reproduce.main": "the runner's command line: options, checks before any job, the job loop and its report",
+    "estimate.estimate_mi": "the estimator's one entry point: argument checks, folds, training, the Estimate",
+    "benchmark.main": "the benchmark's command line: options, --summarize, the sweep and its table",
+}
+"""Functions allowed over 60 lines of code, and why."""
+LARGE = {"ssl": "self-supervised training: configurations, checkpoints with resume, the epoch loop, evaluation"}
+"""Modules allowed over 400 lines of code, and why."""
+
+
+def _code_lines(lines):
+    return sum(1 for line in lines if line.strip() and not line.strip().startswith("#"))
+
+
+def test_functions_and_modules_stay_short():
+    """No function over 60 lines of code (its docstring aside) and no module over 400, except
+    those named above with their reason."""
+    long, large = {}, {}
+    for path in sorted((ROOT / "anchor").glob("*.py")):
+        lines = path.read_text().splitlines()
+        if _code_lines(lines) > 400:
+            large[path.stem] = _code_lines(lines)
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                body = node.body
+                docstring = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and len(body) > 1
+                start = body[1 if docstring else 0].lineno
+                size = _code_lines(lines[start - 1 : node.end_lineno])
+                if size > 60:
+                    long[f"{path.stem}.{node.name}"] = size
+    assert set(long) <= set(LONG), f"functions over 60 lines of code: {long}"
+    assert set(large) <= set(LARGE), f"modules over 400 lines of code: {large}"
