@@ -31,6 +31,7 @@ from .interactions import run_interactions
 from .ssl import ssl_configs, sweep_ssl
 from .staircase import staircase_configs, sweep_staircase
 from .sweep import notebook_sweep
+from .tasks import SUITE
 
 Params = Mapping[str, Any]
 
@@ -246,8 +247,6 @@ def _ssl(p: Params) -> list[Sweep]:
 
 
 def _mi_suite(p: Params) -> list[Sweep]:
-    from .tasks import SUITE
-
     tasks = list(SUITE) if p["tasks"] is None else p["tasks"]
     size_tasks = tasks if p["size_tasks"] is None else p["size_tasks"]
     neural = {"estimator_params": p["estimator_params"]}
