@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from functools import partial
 from typing import Any
@@ -19,7 +18,7 @@ from .estimate_checks import data_checks, fit_checks
 from .estimate_result import MI_FIELDS, UNITS, Estimate, EstimateError, EstimateWarning, Interval, interval_of
 from .folds import MI_COLUMNS, TrainSettings, fold_indices, held_out_select, test_folds, train_folds, val_blocks
 from .marginals import MARGINALS, fit_marginals
-from .objectives import OBJECTIVES, Objective, get_objective
+from .objectives import ANCHOR_FAMILY, OBJECTIVES, Objective, get_objective
 from .tables import paired_tables
 
 __all__ = ["Estimate", "EstimateError", "EstimateWarning", "estimate_mi"]  # the first three live in estimate_result
@@ -30,8 +29,13 @@ DEFAULT_NU = 16.0
 on your data", has the measurements)."""
 DEFAULT_BATCH = 64
 """Pairs per step B unless a fold has fewer training pairs (then all of them)."""
-DEFAULT_CRITIC_PARAMS = {"width": 128, "depth": 2}
-"""The default network of each encoder (separable) or of the joint critic in ``estimate_mi``."""
+DEFAULT_CRITIC_PARAMS: dict[str, dict[str, Any]] = {
+    "joint": {"width": 128, "depth": 2},
+    "separable": {"width": 128, "depth": 2},
+    "bilinear": {},
+    "quadratic": {},
+}
+"""Per critic, ``estimate_mi``'s defaults: the network of the joint critic or of each encoder."""
 
 
 def _model_kept(table: pd.DataFrame) -> str:
@@ -262,13 +266,11 @@ def _model_params(
     from the paper's, for ``str(est)``."""
     objective_params = dict(objective_params or {})
     settings: dict[str, str] = {}
-    if "nu" in inspect.signature(OBJECTIVES[objective]).parameters and "nu" not in objective_params:
+    if objective in ANCHOR_FAMILY and "nu" not in objective_params:
         objective_params["nu"] = DEFAULT_NU  # the anchor family's weight; see estimate_mi's docstring
     if objective_params.get("nu", PAPER_DEFAULTS["nu"]) != PAPER_DEFAULTS["nu"]:
         settings["nu"] = float(objective_params["nu"])
-    accepted = inspect.signature(CRITICS[critic]).parameters
-    defaults = {k: v for k, v in DEFAULT_CRITIC_PARAMS.items() if k in accepted}
-    return objective_params, {**defaults, **(critic_params or {})}, settings
+    return objective_params, {**DEFAULT_CRITIC_PARAMS.get(critic, {}), **(critic_params or {})}, settings
 
 
 def _mapped_folds(

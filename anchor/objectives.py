@@ -231,6 +231,9 @@ OBJECTIVES: dict[str, Callable[..., Objective]] = {
 }
 """Name -> factory. The paper's estimators plus the anchor scoring-rule family."""
 
+ANCHOR_FAMILY: tuple[str, ...] = ("anchor", "anchor-brier", "anchor-spherical", "anchor-pseudo-spherical")
+"""The objectives with the anchor weight ``nu`` as a parameter (the rest fix it or have none)."""
+
 STAIRCASE_OBJECTIVES: tuple[str, ...] = (
     "infonce",
     "nwj",

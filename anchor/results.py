@@ -160,29 +160,29 @@ def anchor_nu_k(root: Path, profile: str = "quick") -> str:
     for nu, k in settings:
         row = [f"{nu:g}", f"{int(k)}"]
         for table in critics.values():
-            part = table[(table.nu == nu) & (table.K == k)].set_index("bits")
+            part = table[(table.nu == nu) & (table.K == k)].set_index("mi_true_bits")
             if not len(part):
                 row += ["-", "-"]
                 continue
             worst = part.relative_error.abs().idxmax()
             row += [
                 f"{_percent(part.loc[worst, 'relative_error'])} at {worst:g} bits ({int(part.seeds.iloc[0])})",
-                _num(part.sd.get(table.bits.max()), 2),
+                _num(part.sd.get(table.mi_true_bits.max()), 2),
             ]
         rows.append(row)
     columns = ["nu", "K"]
     for name, table in critics.items():
-        columns += [f"{name}: largest error (seeds)", f"sd at {table.bits.max():g} bits"]
+        columns += [f"{name}: largest error (seeds)", f"sd at {table.mi_true_bits.max():g} bits"]
     return _markdown(pd.DataFrame(rows, columns=columns))
 
 
 def _scoring_rules(root: Path, critic: str, profile: str, name: str = "scoring_rules") -> str:
     table = _read(root, f"{name}_levels", profile)
     part = table[table.critic == critic]
-    levels = sorted(part.bits.unique())
+    levels = sorted(part.mi_true_bits.unique())
     rows = []
     for name in dict.fromkeys(part.objective):
-        runs = part[part.objective == name].set_index("bits")
+        runs = part[part.objective == name].set_index("mi_true_bits")
         cells = []
         for b in levels:
             if b not in runs.index:  # every seed diverged at an earlier level

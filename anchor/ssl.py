@@ -15,7 +15,6 @@ keeps the encoder and its test-set features, which ``checkpoint_features`` reads
 
 from __future__ import annotations
 
-import inspect
 import math
 import pickle
 import time
@@ -45,6 +44,23 @@ COLUMNS = ["epoch", "metric", "value"]
 
 RANDOM_INIT = "random-init"
 """How ``sweep_ssl`` labels the runs with objective None (the encoder at initialisation)."""
+
+
+SSL_DEFAULTS: dict[str, Any] = {
+    "dataset": "mnist",
+    "encoder": "small-cnn",
+    "width": None,
+    "epochs": 30,
+    "batch_size": 256,
+    "lr": 2e-3,
+    "weight_decay": 1e-6,
+    "warmup_epochs": 2,
+    "temperature": 0.2,
+    "proj_dim": 64,
+    "train_size": None,
+    "knn_every": 1,
+}
+"""Every configuration entry of ``run_ssl`` besides objective and seed, with its default."""
 
 
 def ssl_configs(objectives: list[str | None], seeds: list[int], **settings: Any) -> list[dict[str, Any]]:
@@ -188,18 +204,18 @@ def run_ssl(
     *,
     objective: str | None,
     seed: int,
-    dataset: str = "mnist",
-    encoder: str = "small-cnn",
-    width: int | None = None,
-    epochs: int = 30,
-    batch_size: int = 256,
-    lr: float = 2e-3,
-    weight_decay: float = 1e-6,
-    warmup_epochs: int = 2,
-    temperature: float = 0.2,
-    proj_dim: int = 64,
-    train_size: int | None = None,
-    knn_every: int = 1,
+    dataset: str = SSL_DEFAULTS["dataset"],
+    encoder: str = SSL_DEFAULTS["encoder"],
+    width: int | None = SSL_DEFAULTS["width"],
+    epochs: int = SSL_DEFAULTS["epochs"],
+    batch_size: int = SSL_DEFAULTS["batch_size"],
+    lr: float = SSL_DEFAULTS["lr"],
+    weight_decay: float = SSL_DEFAULTS["weight_decay"],
+    warmup_epochs: int = SSL_DEFAULTS["warmup_epochs"],
+    temperature: float = SSL_DEFAULTS["temperature"],
+    proj_dim: int = SSL_DEFAULTS["proj_dim"],
+    train_size: int | None = SSL_DEFAULTS["train_size"],
+    knn_every: int = SSL_DEFAULTS["knn_every"],
     data_root: str | None = None,
     device: str = "cpu",
     progress: bool = True,
@@ -452,15 +468,6 @@ def _train_epochs(
             )
     bar.close()
     return False
-
-
-OPTIONS = ("data_root", "device", "progress", "checkpoint_dir")  # arguments of run_ssl outside the key
-SSL_DEFAULTS: dict[str, Any] = {
-    name: p.default
-    for name, p in inspect.signature(run_ssl).parameters.items()
-    if name not in ("objective", "seed", *OPTIONS)
-}
-"""Every configuration entry of ``run_ssl`` besides objective and seed, with its default."""
 
 
 def sweep_ssl(

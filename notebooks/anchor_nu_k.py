@@ -100,9 +100,9 @@ run = dict(cache=cache_dir, device=device, workers=workers, scheduler=scheduler,
 def per_level(history):
     """Bias, per-step sd and MSE per (nu, K, seed, level), and their means over seeds."""
     summary = anchor.level_summary(history, by=("nu", "K", "seed"))
-    summary["bits"] = (summary.mi_true / math.log(2)).round(1)
+    summary["mi_true_bits"] = (summary.mi_true / math.log(2)).round(1)
     summary["relative_error"] = summary.bias / summary.mi_true
-    return summary, anchor.staircase.seed_summary(summary, by=("nu", "K", "bits"))
+    return summary, anchor.staircase.seed_summary(summary, by=("nu", "K", "mi_true_bits"))
 
 
 # %% [markdown]
@@ -119,11 +119,11 @@ by_seed, summary = per_level(history)
 save_table(summary, "anchor_nu_k_levels", figure_dir)
 consistent = summary[summary.nu > 0]
 print(f"{len(configs)} runs. Relative error of the plug-in, mean over {len(seeds)} seeds; rows (nu, K), columns: bits")
-print(consistent.pivot_table(index=["nu", "K"], columns="bits", values="relative_error").round(3).to_string())
+print(consistent.pivot_table(index=["nu", "K"], columns="mi_true_bits", values="relative_error").round(3).to_string())
 print("\nper-step standard deviation (nats)")
-print(consistent.pivot_table(index=["nu", "K"], columns="bits", values="sd").round(3).to_string())
+print(consistent.pivot_table(index=["nu", "K"], columns="mi_true_bits", values="sd").round(3).to_string())
 print("\nMSE (nats^2)")
-print(consistent.pivot_table(index=["nu", "K"], columns="bits", values="mse").round(3).to_string())
+print(consistent.pivot_table(index=["nu", "K"], columns="mi_true_bits", values="mse").round(3).to_string())
 
 # %% [markdown]
 # **nu = 0** (InfoNCE's loss): the plug-in minus the truth, per seed. The y-only part of the
@@ -139,11 +139,13 @@ print(consistent.pivot_table(index=["nu", "K"], columns="bits", values="mse").ro
 zero = by_seed[by_seed.nu == 0]
 if len(zero):
     print("nu = 0: plug-in minus truth (nats); rows: seed (starting offset), columns: bits")
-    table = zero.pivot_table(index="seed", columns="bits", values="bias")
+    table = zero.pivot_table(index="seed", columns="mi_true_bits", values="bias")
     table.index = [f"seed {s} (b0 = {initial_offsets[seeds.index(s)]:+g})" for s in table.index]
     print(table.round(2).to_string())
     print("range across seeds per level:", (table.max() - table.min()).round(2).tolist())
-    one = by_seed[(by_seed.nu == 1) & (by_seed.K == FULL_K)].pivot_table(index="seed", columns="bits", values="bias")
+    one = by_seed[(by_seed.nu == 1) & (by_seed.K == FULL_K)].pivot_table(
+        index="seed", columns="mi_true_bits", values="bias"
+    )
     print("nu = 1, the same range:", (one.max() - one.min()).round(3).tolist())
 
 # %% [markdown]
@@ -162,7 +164,7 @@ if len(zero):
 
 # %% tags=["nbval-ignore-output"]
 worst = consistent.loc[consistent.groupby(["nu", "K"]).relative_error.apply(lambda e: e.abs().idxmax())]
-worst = worst[["nu", "K", "bits", "relative_error"]].assign(within_5pct=worst.relative_error.abs() <= 0.05)
+worst = worst[["nu", "K", "mi_true_bits", "relative_error"]].assign(within_5pct=worst.relative_error.abs() <= 0.05)
 print("largest relative error over the levels, per setting (mean over seeds):")
 print(worst.round(3).to_string(index=False))
 if check_claims:
@@ -196,7 +198,7 @@ for ax, nu in zip(axes[:2], (0.0, 1.0), strict=True):
     ax.set(xlabel="step", ylabel="plug-in estimate (nats)", title=f"quadratic critic, ν = {nu:g}, K = B − 1")
     ax.legend(fontsize=5)
 ax = axes[2]
-for b, group in consistent[consistent.K == FULL_K].groupby("bits"):
+for b, group in consistent[consistent.K == FULL_K].groupby("mi_true_bits"):
     ax.errorbar(
         group.nu,
         group.bias,
@@ -229,7 +231,7 @@ def sweep_figure(summary, title):
         for ax, value, ylabel in zip(
             row, ("bias", "sd", "mse"), ("bias (nats)", "per-step sd (nats)", "MSE (nats²)"), strict=True
         ):
-            for b, group in part.groupby("bits"):
+            for b, group in part.groupby("mi_true_bits"):
                 group = group.sort_values(x)
                 ax.plot(group[x], group[value], marker="o", ms=3, color=palette[b], label=f"{b:g} bits")
             ax.set(xscale="log", xlabel=xlabel, ylabel=ylabel)
@@ -260,9 +262,11 @@ if mlp_steps_per_level:
     _, mlp_summary = per_level(mlp_history)
     save_table(mlp_summary, "anchor_nu_k_mlp_levels", figure_dir)
     print(f"{len(mlp_configs)} runs, {mlp_steps_per_level} steps per level. Relative error; columns: bits")
-    print(mlp_summary.pivot_table(index=["nu", "K"], columns="bits", values="relative_error").round(3).to_string())
+    print(
+        mlp_summary.pivot_table(index=["nu", "K"], columns="mi_true_bits", values="relative_error").round(3).to_string()
+    )
     print("\nper-step standard deviation (nats)")
-    print(mlp_summary.pivot_table(index=["nu", "K"], columns="bits", values="sd").round(3).to_string())
+    print(mlp_summary.pivot_table(index=["nu", "K"], columns="mi_true_bits", values="sd").round(3).to_string())
     fig = sweep_figure(mlp_summary[mlp_summary.nu > 0], f"separable MLP critic, {mlp_steps_per_level} steps per level")
     save_figure(fig, "anchor_nu_k_mlp", figure_dir, profile=profile, stamp=stamp)
     plt.show()

@@ -107,19 +107,19 @@ plt.show()
 # %% tags=["nbval-ignore-output"]
 per_run = anchor.level_summary(history, by=("critic", "objective", "seed"))
 summary = anchor.staircase.seed_summary(per_run, by=("critic", "objective"))
-summary.insert(3, "bits", (summary.mi_true / math.log(2)).round(1))
+summary.insert(3, "mi_true_bits", (summary.mi_true / math.log(2)).round(1))
 save_table(summary, f"{name}_levels", figure_dir)
 for critic in critics:
     part = summary[summary.critic == critic]
     n = int(part.seeds.max())
     print(f"\n{critic} critic, {critics[critic]} steps per level, {n} seeds")
     print("bias (nats), mean over seeds; columns: true MI in bits")
-    print(part.pivot_table(index="objective", columns="bits", values="bias", sort=False).round(3).to_string())
+    print(part.pivot_table(index="objective", columns="mi_true_bits", values="bias", sort=False).round(3).to_string())
     print("per-step sd (nats)")
-    print(part.pivot_table(index="objective", columns="bits", values="sd", sort=False).round(3).to_string())
+    print(part.pivot_table(index="objective", columns="mi_true_bits", values="sd", sort=False).round(3).to_string())
     cell = part.assign(text=[f"{m:.3f} ± {s:.3f}" for m, s in zip(part.mse, part.mse_seed_sd.fillna(0), strict=True)])
     print("MSE (nats²), mean ± sd over seeds")
-    print(cell.pivot(index="objective", columns="bits", values="text").loc[rules].to_string())
+    print(cell.pivot(index="objective", columns="mi_true_bits", values="text").loc[rules].to_string())
 
 # %% [markdown]
 # Which rule has the lowest MSE at each level (mean over seeds)? The paper reports the log score
@@ -128,8 +128,12 @@ for critic in critics:
 # %% tags=["nbval-ignore-output"]
 for critic in critics:
     part = summary[summary.critic == critic]
-    best = part.loc[part.groupby("bits").mse.idxmin()].set_index("bits").objective
-    rank = part.assign(rank=part.groupby("bits").mse.rank()).query("objective == 'log'").set_index("bits")["rank"]
+    best = part.loc[part.groupby("mi_true_bits").mse.idxmin()].set_index("mi_true_bits").objective
+    rank = (
+        part.assign(rank=part.groupby("mi_true_bits").mse.rank())
+        .query("objective == 'log'")
+        .set_index("mi_true_bits")["rank"]
+    )
     print(f"{critic}: lowest MSE per level {best.to_dict()}; rank of the log score {rank.astype(int).to_dict()}")
 
 # %%

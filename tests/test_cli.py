@@ -137,8 +137,13 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(files):
     assert "Traceback" not in err and code == 0, err
 
 
-def test_ctrl_c_ends_a_command_with_one_line_and_status_130(monkeypatch, capsys):
-    from anchor import cli
+def test_ctrl_c_ends_a_command_with_one_line_and_status_130(files, capsys):
+    """A real SIGINT to ``anchor estimate`` in the middle of training, and ``run_command`` directly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
     from anchor._console import run_command
 
     def interrupted(argv=None):
@@ -146,9 +151,17 @@ def test_ctrl_c_ends_a_command_with_one_line_and_status_130(monkeypatch, capsys)
 
     assert run_command(interrupted, "python -m anchor.reproduce") == 130
     assert capsys.readouterr().err.strip() == "python -m anchor.reproduce: interrupted"
-    monkeypatch.setattr(cli, "_estimate", interrupted)
-    assert main(["estimate", "x.npy", "y.npy"]) == 130
-    assert capsys.readouterr().err.strip() == "anchor: interrupted"
+
+    path, _, _ = files
+    command = [sys.executable, "-m", "anchor.cli", "estimate", str(path / "x.npy"), str(path / "y.npy")]
+    long_run = ["--folds", "2", "--max-steps", "1000000"]
+    with subprocess.Popen([*command, *long_run], stderr=subprocess.PIPE, text=True) as proc:
+        first = proc.stderr.readline()  # the progress bar: training has started
+        os.kill(proc.pid, signal.SIGINT)
+        rest = proc.stderr.read()
+        code = proc.wait(timeout=120)
+    assert code == 130, first + rest
+    assert "Traceback" not in rest and rest.strip().splitlines()[-1] == "anchor: interrupted"
 
 
 def test_progress_bars_redraw_rarely_when_the_output_is_not_a_terminal(tmp_path):

@@ -1,5 +1,6 @@
 """Exact identities between objectives, and the anchor family against a naive per-tuple loop."""
 
+import inspect
 import math
 
 import numpy as np
@@ -226,3 +227,16 @@ def test_window_logsumexp_matches_direct_sum(K):
         [torch.stack([torch.logsumexp(S[[(a + k) % B for k in range(K)], j], 0) for j in range(B)]) for a in range(B)]
     )
     torch.testing.assert_close(anchor.scoring.window_logsumexp(S, K), expected)
+
+
+def test_the_anchor_family_is_exactly_the_objectives_that_take_nu():
+    takes_nu = {name for name, factory in anchor.OBJECTIVES.items() if "nu" in inspect.signature(factory).parameters}
+    assert set(anchor.objectives.ANCHOR_FAMILY) == takes_nu
+
+
+def test_estimate_mi_has_defaults_for_every_critic_and_each_is_accepted():
+    from anchor.estimate import DEFAULT_CRITIC_PARAMS
+
+    assert set(DEFAULT_CRITIC_PARAMS) == set(anchor.CRITICS)
+    for name, params in DEFAULT_CRITIC_PARAMS.items():
+        anchor.critics.get_critic(name, 2, 3, **params)  # refuses a parameter the critic does not take

@@ -106,8 +106,8 @@ def test_a_domain_table_shows_the_mi_through_the_class_posterior_when_computed(t
 
 def test_the_nu_k_table_gives_the_signed_largest_error_and_its_level(tmp_path):
     (tmp_path / "figures").mkdir()
-    head = "nu,K,bits,level,mi_true,mean,bias,relative_error,sd,mse,mean_seed_sd,bias_seed_sd,mse_seed_sd,seeds,"
-    head += "diverged"
+    head = "nu,K,mi_true_bits,level,mi_true,mean,bias,relative_error,sd,mse,"
+    head += "mean_seed_sd,bias_seed_sd,mse_seed_sd,seeds,diverged"
     quadratic = [head, "1.0,63,2.0,0,1.39,1.40,0.01,0.01,0.2,0.05,,,,3,False",
                  "1.0,63,4.0,1,2.77,2.60,-0.17,-0.06,0.3,0.1,,,,3,False",
                  "0.0,63,2.0,0,1.39,-120,-121,-87.0,12.0,1.5e4,,,,3,False"]  # fmt: skip

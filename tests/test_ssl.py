@@ -1,6 +1,6 @@
 """Self-supervised training: encoders, the cosine critic, representation metrics, runs and resume."""
 
-import math
+import inspect
 
 import numpy as np
 import pandas as pd
@@ -216,7 +216,13 @@ def test_bad_run_arguments_are_named():
         run_ssl(objective="anchor", seed=0, **{**TINY, "batch_size": 512})
     with pytest.raises(ValueError, match="unknown ssl setting"):
         ssl_configs(["anchor"], [0], epoch=3)
-    assert math.isfinite(ssl.SSL_DEFAULTS["lr"])
+
+
+def test_ssl_defaults_are_every_keyed_argument_of_run_ssl():
+    options = {"objective", "seed", "data_root", "device", "progress", "checkpoint_dir"}  # not configuration
+    params = inspect.signature(run_ssl).parameters
+    assert set(ssl.SSL_DEFAULTS) == set(params) - options
+    assert all(params[name].default == value for name, value in ssl.SSL_DEFAULTS.items())
 
 
 def _finished_checkpoint(tmp_path):
