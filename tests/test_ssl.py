@@ -162,32 +162,47 @@ def test_runs_are_reproducible_and_seeds_differ():
     assert not np.allclose(_wide(a).loc[1, "loss"], _wide(c).loc[1, "loss"])
 
 
-def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
-    settings = {**TINY, "epochs": 3}
+def _interrupt_after_first_checkpoint(folder):
+    """A thread that sends this process SIGINT (Ctrl-C) once a checkpoint appears in ``folder``."""
+    import os
+    import signal
+    import threading
+    import time
+
+    def watch():
+        while not list(folder.glob("ssl-*.pt")):
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    settings = {**TINY, "epochs": 8}
     reference = run_ssl(objective="anchor", seed=0, progress=False, **settings)
-    calls = {"n": 0}
-    real = ssl.knn_accuracy
-
-    def dies_in_epoch_two(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:  # epoch 0, epoch 1, then the k-NN of epoch 2
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ssl, "knn_accuracy", dies_in_epoch_two)
-    with pytest.raises(KeyboardInterrupt):
+    watcher = _interrupt_after_first_checkpoint(tmp_path)
+    with pytest.raises(KeyboardInterrupt):  # a real Ctrl-C, after epoch 1 is saved
         run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
-    assert len(list(tmp_path.glob("ssl-*.pt"))) == 1 and not list(tmp_path.glob("*.tmp"))
-    monkeypatch.setattr(ssl, "knn_accuracy", real)
+    watcher.join()
+    (path,) = tmp_path.glob("ssl-*.pt")
+    assert not list(tmp_path.glob("*.tmp"))
+    saved = torch.load(path, weights_only=True)
+    assert not saved["finished"] and 1 <= saved["epoch"] < settings["epochs"]
     resumed = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+    # the epochs before the interruption were not trained again: their timings are the saved ones
+    before = resumed[(resumed.metric == "seconds") & (resumed.epoch <= saved["epoch"])].value.tolist()
+    assert before == [value for _, metric, value in saved["rows"] if metric == "seconds"]
     keep = reference["metric"] != "seconds"
     pd.testing.assert_frame_equal(
         reference[keep].reset_index(drop=True), resumed[resumed["metric"] != "seconds"].reset_index(drop=True)
     )
-    # a finished checkpoint answers without training again
-    monkeypatch.setattr(ssl, "knn_accuracy", dies_in_epoch_two)
+    # a finished checkpoint answers without training again: the file is not rewritten
+    written = path.stat().st_mtime_ns
     again = run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
     pd.testing.assert_frame_equal(again, resumed)
+    assert path.stat().st_mtime_ns == written
 
 
 def test_sweep_summary_and_features_for_cka(tmp_path):
