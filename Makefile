@@ -5,12 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 
-.PHONY: setup figures test lint notebooks lab clean
+.PHONY: setup figures test lint notebooks lab lock clean
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . --config-settings editable_mode=compat
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -37,6 +37,16 @@ test: lint
 	@echo "notebook checks again with the portable CPU kernels (ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2):"
 	ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
 		$(PY) -m pytest --nbval --nbval-current-env -p no:cacheprovider notebooks
+
+# requirements.txt: every package the set-up installs, exact and hashed, compiled from pyproject.toml
+# (whose own dependencies stay loose). Keeps the current pins; `make lock UPGRADE=--upgrade` moves them.
+lock:
+	$(PYTHON) -m venv .lock-tools
+	.lock-tools/bin/pip install --quiet pip-tools==7.7.0
+	.lock-tools/bin/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(UPGRADE) -o requirements.txt pyproject.toml
+	sed -i -e '/^anchor-mi @ /,/^    # via anchor-mi/d' -e '/^# WARNING: pip install will require/d' \
+		-e '/^# Consider using a hashable URL/d' requirements.txt
 
 clean:
 	rm -rf $(VENV)

@@ -20,7 +20,7 @@ The modules form four layers; each imports only from its own layer and the ones 
 - the experiments: ``tasks``, ``true_critic``, ``staircase``, ``bit_channels``, ``class_posterior``, ``images``,
   ``encoders``, ``representation``, ``ssl``, ``interactions``, ``benchmark``, ``references``,
   and ``jobs`` (every figure notebook's training runs);
-- the pipeline: ``paths``, ``names``, ``plotting``, ``results``, ``reproduce``, ``sweep_cli``,
+- the pipeline: ``paths``, ``names``, ``notebook``, ``plotting``, ``results``, ``runner``, ``reproduce``, ``sweep_cli``,
   ``cli``, ``adapters``.
 
 Reference: Ryu, Yeddanapudi, Xu, Wornell, "Contrastive Predictive Coding Done Right for Mutual

@@ -327,7 +327,7 @@ def _expand_tasks(names: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Score MI estimators on tasks with known MI; write one tidy CSV row per run."""
     from .cache import atomic_write
-    from .reproduce import parse_value
+    from .notebook import parse_value
     from .tasks import FAMILIES
 
     parser = argparse.ArgumentParser(prog="python -m anchor.benchmark", description=main.__doc__)

@@ -73,8 +73,16 @@ class Checkout:
         """Where the runner writes executed notebooks (ignored by git)."""
         return self.root / "results" / "notebooks"
 
-    def figures(self, profile: str) -> Path:
-        """The figure folder of ``profile``."""
+    @property
+    def published(self) -> Path:
+        """Where the executed notebooks that made the committed figures are kept (committed)."""
+        return self.root / "notebooks" / "executed"
+
+    def figures(self, profile: str, tag: str = "") -> Path:
+        """The figure folder of ``profile``; a run with changed parameters (``tag``, e.g. "dim=5")
+        writes to ``results/figures/<profile>.<tag>`` instead, never over the profile's figures."""
         if profile not in FIGURE_FOLDERS:
             raise ValueError(f"profile must be one of {list(FIGURE_FOLDERS)}, got {profile!r}")
+        if tag:
+            return self.root / "results" / "figures" / f"{profile}.{tag}"
         return self.root / FIGURE_FOLDERS[profile]

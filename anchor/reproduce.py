@@ -27,7 +27,6 @@ import argparse
 import ast
 import math
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -37,8 +36,10 @@ import yaml
 
 from . import bit_channels
 from .images import CIFAR_ENV, find_cifar
+from .notebook import TYPES, matches, number, parse_value
 from .paths import PROFILES, Checkout
 from .results import update
+from .runner import override_tag, publish, refresh_committed, run_notebook
 
 JOB_KEYS = {"notebook", "params", "needs", *PROFILES}
 NEEDS = ("imdb_embeddings", "cifar100")
@@ -113,39 +114,6 @@ def notebook_parameters(source_name: str, *, checkout: Checkout | None = None) -
     return found
 
 
-_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
-
-
-def _matches(value: Any, annotation: ast.expr) -> bool:
-    """Whether ``value`` (from YAML or the command line) fits a parameter's annotation: built-in
-    types, ``Optional[X]`` (or ``X | None``), ``list[X]``, ``dict[K, V]`` and ``Any``; an int is a
-    valid float."""
-    if isinstance(annotation, ast.Constant) and annotation.value is None:
-        return value is None
-    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        return _matches(value, annotation.left) or _matches(value, annotation.right)
-    if isinstance(annotation, ast.Name):
-        if annotation.id == "Any":
-            return True
-        if annotation.id not in _TYPES:
-            raise ValueError(f"unsupported parameter annotation {annotation.id!r}; use {', '.join(_TYPES)}, Any")
-        kind = _TYPES[annotation.id]
-        if isinstance(value, bool) and kind is not bool:
-            return False
-        return isinstance(value, (int, float) if kind is float else kind)
-    if isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name):
-        args = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
-        if annotation.value.id == "Optional":  # what papermill's --help-notebook can read
-            return value is None or _matches(value, args[0])
-        if annotation.value.id == "list":
-            return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
-        if annotation.value.id == "dict":
-            return isinstance(value, dict) and all(
-                _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
-            )
-    raise ValueError(f"unsupported parameter annotation {ast.unparse(annotation)!r}")
-
-
 def check_parameters(name: str, source_name: str, params: dict[str, Any], *, checkout: Checkout | None = None) -> None:
     """Raise ValueError if job ``name`` gives its notebook a parameter it does not declare (listing
     those it does) or a value of the wrong type (naming the parameter and its type)."""
@@ -160,10 +128,10 @@ def check_parameters(name: str, source_name: str, params: dict[str, Any], *, che
         annotation = declared[key].annotation
         if annotation is None:  # unannotated: the default's type, any for a None default
             default = declared[key].default
-            annotation = ast.Name(type(default).__name__) if type(default).__name__ in _TYPES else ast.Name("Any")
-        if not _matches(value, annotation):
+            annotation = ast.Name(type(default).__name__) if type(default).__name__ in TYPES else ast.Name("Any")
+        if not matches(value, annotation):
             hint = ""
-            if isinstance(value, str) and _number(value) is not None:
+            if isinstance(value, str) and number(value) is not None:
                 hint = f"; YAML reads {value} as text, write it with a decimal point (e.g. {float(value)!r})"
             raise ValueError(
                 f"job {name!r}: parameter {key} must be {ast.unparse(annotation)}, got {value!r} "
@@ -171,28 +139,14 @@ def check_parameters(name: str, source_name: str, params: dict[str, Any], *, che
             )
 
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def _number(text: str) -> float | None:
-    """``text`` as a number if it is written as one in decimal notation (1e-3, -2.5, 7), else None."""
-    return float(text) if _NUMBER.fullmatch(text.strip()) else None
-
-
-def parse_value(text: str) -> Any:
-    """A command-line parameter value: YAML (100, 0.5, true, null, [1, 2], {a: 1}), with numbers such
-    as 1e-3 read as numbers (YAML 1.1 reads them as text)."""
-    value = yaml.safe_load(text)
-    if isinstance(value, str) and _number(value) is not None:
-        return int(value) if value.strip().lstrip("+-").isdigit() else float(value)
-    return value
-
-
-def job_parameters(job: dict, profile: str, overrides: dict | None = None, *, checkout: Checkout | None = None) -> dict:
+def job_parameters(
+    job: dict, profile: str, overrides: dict | None = None, *, tag: str = "", checkout: Checkout | None = None
+) -> dict:
     """The parameters a job's notebook gets for ``profile``: the pipeline's own (profile, figure
     and cache folders), the job's shared ``params``, the profile's, then ``overrides`` (the
     command line's), each later one winning; pipeline values and overrides go only to notebooks
-    that declare them. Progress bars are on unless the profile turns them off."""
+    that declare them. Progress bars are on unless the profile turns them off. A ``tag`` (see
+    ``override_tag``) sends the figures to their own folder."""
     if job[profile] is False:
         raise ValueError(f"job {job['notebook']!r} is not part of the {profile} profile (false in profiles.yaml)")
     checkout = _checkout(checkout)
@@ -200,7 +154,7 @@ def job_parameters(job: dict, profile: str, overrides: dict | None = None, *, ch
     pipeline = {
         "profile": profile,
         "progress": True,
-        "figure_dir": str(checkout.figures(profile)),
+        "figure_dir": str(checkout.figures(profile, tag)),
         "cache_dir": str(checkout.cache),
         "data_root": data_root(checkout),
     }
@@ -226,73 +180,6 @@ def missing_data(job: dict, *, checkout: Checkout | None = None) -> str | None:
                 f"the IMDB embeddings file was not found (set {bit_channels.IMDB_ENV}=/path/to/imdb_bert_finetuned.npz)"
             )
     return None
-
-
-def run_notebook(
-    name: str,
-    source_name: str,
-    profile: str,
-    params: dict,
-    *,
-    progress: bool = True,
-    stream: bool = True,
-    checkout: Checkout | None = None,
-) -> Path:
-    """Execute ``notebooks/<source_name>.py`` with ``params`` as job ``name``; returns the executed notebook.
-
-    ``stream``: the kernel's printed output (tables, claims, progress bars of long cells) goes to
-    this process's stdout and stderr as the notebook runs; otherwise only a bar of executed cells
-    (``progress``) is shown."""
-    import jupytext
-    import papermill as pm
-
-    checkout = _checkout(checkout)
-    source = checkout.notebooks / f"{source_name}.py"
-    if not source.exists():
-        raise FileNotFoundError(f"notebook source {source} does not exist (listed in notebooks/profiles.yaml)")
-    out_dir = checkout.executed
-    out_dir.mkdir(parents=True, exist_ok=True)
-    unexecuted = out_dir / f"{name}.input.ipynb"
-    jupytext.write(jupytext.read(source), unexecuted)
-    output = out_dir / f"{name}.{profile}.ipynb"
-    streams = {"log_output": True, "stdout_file": sys.stdout, "stderr_file": sys.stderr} if stream else {}
-    pm.execute_notebook(
-        unexecuted,
-        output,
-        parameters=params,
-        cwd=str(checkout.notebooks),
-        progress_bar=progress and not stream,
-        kernel_name="python3",
-        **streams,
-    )
-    unexecuted.unlink()
-    return output
-
-
-def refresh_committed(name: str, *, checkout: Checkout | None = None) -> Path:
-    """Execute ``notebooks/<name>.py`` with its default (smoke) parameters into ``notebooks/<name>.ipynb``."""
-    import jupytext
-    import papermill as pm
-
-    notebooks = _checkout(checkout).notebooks
-    target = notebooks / f"{name}.ipynb"
-    jupytext.write(jupytext.read(notebooks / f"{name}.py"), target)
-    pm.execute_notebook(target, target, cwd=str(notebooks), progress_bar=False, kernel_name="python3")
-    _strip_run_metadata(target)
-    return target
-
-
-def _strip_run_metadata(path: Path) -> None:
-    """Drop timestamps and durations and number the cell ids, so a re-run changes only outputs."""
-    import nbformat
-
-    notebook = nbformat.read(path, as_version=4)
-    notebook.metadata.pop("papermill", None)
-    for k, cell in enumerate(notebook.cells):
-        cell.id = f"cell-{k}"
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
-    nbformat.write(notebook, path)
 
 
 def print_timings(timings: list[tuple[str, float, str]]) -> None:
@@ -327,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--refresh-committed", action="store_true", help="re-execute the committed smoke notebooks in notebooks/"
+    )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="copy each finished job's executed notebook to notebooks/executed/<job>.<profile>.ipynb (committed, "
+        "linked from the README); not with --set",
     )
     parser.add_argument("--root", help="the repository checkout to run (default: found from the working directory)")
     parser.add_argument(
@@ -367,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = {}
     if args.set and args.refresh_committed:
         parser.error("--set does not apply to --refresh-committed, which runs the notebooks' own defaults")
+    if args.publish and (args.set or args.refresh_committed or profile == "smoke"):
+        parser.error(
+            "--publish keeps the quick or paper profile's own runs: not with --set, smoke or --refresh-committed"
+        )
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
@@ -384,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as err:
             parser.error(str(err))
     overrides.update(settings)
+    tag = override_tag(settings)  # a changed run writes its own notebook and figures
     skipped, failed, timings = [], [], []
     for k, name in enumerate(names, 1):
         print(f"[{k}/{len(names)}] {name} (profile {profile})", flush=True)
@@ -399,11 +297,20 @@ def main(argv: list[str] | None = None) -> int:
                     skipped.append(name)
                     timings.append((name, math.nan, "skipped: missing data"))
                     continue
-                params = job_parameters(job, profile, overrides, checkout=checkout)
-                output = run_notebook(name, job["notebook"], profile, params, stream=not args.quiet, checkout=checkout)
+                params = job_parameters(job, profile, overrides, tag=tag, checkout=checkout)
+                output = run_notebook(
+                    name, job["notebook"], profile, params, stream=not args.quiet, tag=tag, checkout=checkout
+                )
+                if args.publish:
+                    output = publish(name, profile, checkout=checkout)
         except PapermillExecutionError as err:  # reported now and at the end; the other jobs still run
             timings.append((name, time.perf_counter() - start, "failed"))
-            where = f"notebooks/{name}.ipynb" if args.refresh_committed else f"results/notebooks/{name}.{profile}.ipynb"
+            suffix = f".{tag}" if tag else ""
+            where = (
+                f"notebooks/{name}.ipynb"
+                if args.refresh_committed
+                else f"results/notebooks/{name}.{profile}{suffix}.ipynb"
+            )
             failed.append(
                 f"notebook {name!r} failed in cell {err.exec_count} ({err.ename}: {err.evalue}).\n"
                 f"The executed notebook with the traceback is {where}"
@@ -414,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         timings.append((name, seconds, "done"))
         print(f"    done in {seconds:.0f} s -> {output.relative_to(root)}", flush=True)
     print_timings(timings)
-    print(f"figures in {checkout.figures(profile).relative_to(root)}/")
-    if profile == "quick" and not args.refresh_committed and (root / "RESULTS.md").is_file():
+    print(f"figures in {checkout.figures(profile, tag).relative_to(root)}/")
+    if profile == "quick" and not tag and not args.refresh_committed and (root / "RESULTS.md").is_file():
         missing: list[str] = []  # tables whose CSVs no run has written yet keep their text
         changed = update(root, missing)
         print(f"RESULTS.md: remade the tables {', '.join(changed)}" if changed else "RESULTS.md tables up to date")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import jobs, reproduce
+from .notebook import parse_value
 from .paths import PROFILES, Checkout
 
 
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         key, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--set takes NAME=VALUE, got {item!r}")
-        overrides[key] = reproduce.parse_value(value)
+        overrides[key] = parse_value(value)
     try:
         params = job_params(args.job, args.profile, overrides, checkout=checkout)
         notebook = reproduce.load_profiles(checkout=checkout)[args.job]["notebook"]

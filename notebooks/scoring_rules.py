@@ -14,6 +14,11 @@
 # %% [markdown]
 # # Proper scoring rules on the anchor's (K+1)-class problem
 #
+# **Smoke or real run?** The committed `notebooks/scoring_rules.ipynb` is the smoke run CI
+# re-executes in seconds (tiny settings: its numbers say nothing about the method). The runs that
+# made the figures are in `notebooks/executed/`, each opening with its profile, date, machine and
+# run time: [scoring_rules (quick)](executed/scoring_rules.quick.ipynb).
+#
 # **Claim** (Ryu et al. 2025). InfoNCE-anchor is the log score applied to a (K+1)-class problem
 # (an anchor class plus K positions for the partner). Any strictly proper scoring rule on the same
 # problem has the true density ratio as its population minimiser, so each gives a consistent
@@ -68,8 +73,10 @@ import torch
 
 import anchor
 from anchor import jobs
+from anchor.notebook import check_parameters
 from anchor.plotting import notebook_setup, plot_level_summary, plot_staircase, save_figure, save_table
 
+check_parameters(globals())  # papermill's -p gives text: each parameter becomes its declared type or is refused
 figure_dir = notebook_setup(figure_dir)
 torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
 pd.set_option("display.width", 200)

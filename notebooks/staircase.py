@@ -14,6 +14,14 @@
 # %% [markdown]
 # # The MI staircase: every estimator, trained, on one domain
 #
+# **Smoke or real run?** The committed `notebooks/staircase.ipynb` is the smoke run CI re-executes
+# in seconds (tiny settings: its numbers say nothing about the method). The runs that made the
+# figures are in `notebooks/executed/`, each opening with its profile, date, machine and run time:
+# [staircase_gaussian (quick)](executed/staircase_gaussian.quick.ipynb), [staircase_cubic
+# (quick)](executed/staircase_cubic.quick.ipynb), [staircase_mnist
+# (quick)](executed/staircase_mnist.quick.ipynb), [staircase_imdb
+# (quick)](executed/staircase_imdb.quick.ipynb).
+#
 # **Claim** (Ryu et al. 2025, experiments on the benchmark of Lee & Rhee 2024). Train a critic on
 # each objective while the true mutual information steps through 2, 4, 6, 8 and 10 bits, a fresh
 # batch of B = 64 pairs every step. InfoNCE-anchor's plug-in estimate (the mean critic value on
@@ -90,9 +98,11 @@ import torch
 import anchor
 from anchor import jobs
 from anchor.class_posterior import class_posterior_mi, linear_class_posterior
+from anchor.notebook import Claims, check_parameters
 from anchor.plotting import notebook_setup, plot_level_summary, plot_staircase, save_figure, save_table
 from anchor.references import LEE_RHEE_GAUSSIAN_JOINT, lee_rhee_shift
 
+check_parameters(globals())  # papermill's -p gives text: each parameter becomes its declared type or is refused
 figure_dir = notebook_setup(figure_dir)
 torch.manual_seed(seed)  # the notebook is the top-level program: seeding is its call
 pd.set_option("display.width", 200)
@@ -208,22 +218,36 @@ plt.show()
 # critic's step-to-step jitter, which a heavier anchor weight (the `nu=8` variant) reduces.
 
 # %% tags=["nbval-ignore-output"]
-infonce = history[history.objective == "infonce"]
-assert (infonce.estimate <= math.log(batch_size) + 1e-6).all(), "InfoNCE exceeded log B"
-full = [critic for critic, steps in critics.items() if steps >= FULL_LEVEL]
-for critic in (c for c in critics if "anchor" in set(summary[summary.critic == c].objective)):
+claims = Claims(check_claims)
+if "infonce" in estimators:
+    infonce = history[history.objective == "infonce"]
+    highest = infonce.estimate.max()
+    claims.test(
+        "InfoNCE never exceeds log B", highest <= math.log(batch_size) + 1e-6, f"highest {highest:.3f}", always=True
+    )
+else:
+    claims.skip("InfoNCE never exceeds log B", "infonce is not among the estimators run")
+for critic in critics:
     part = summary[summary.critic == critic]
+    if "anchor" not in set(part.objective):
+        claims.skip(f"{critic}: the anchor within 10% at every level", "the anchor was not run")
+        continue
     ours = part[part.objective == "anchor"].set_index("mi_true_bits")
     relative = (ours["mean"] - ours.mi_true).abs() / ours.mi_true
-    print(f"{critic}: anchor relative error per level", relative.round(3).to_dict())
-    if check_claims and critic in full:
-        assert (relative <= 0.10).all(), f"{critic}: the anchor missed the truth by more than 10%"
+    text = f"{critic}: the anchor within 10% at every level"
+    measured = f"relative error per level {relative.round(3).to_dict()}"
+    if critics[critic] >= FULL_LEVEL:
+        claims.test(text, (relative <= 0.10).all(), measured)
+    else:
+        claims.skip(text, f"{critics[critic]} steps per level, fewer than the paper's {FULL_LEVEL}; {measured}")
     for level in (8.0, 10.0):
         at = part[part.mi_true_bits == level].set_index("objective").mse.fillna(math.inf).sort_values()
+        if "anchor" not in at.index:
+            print(f"{critic}, {level:g} bits: not run (levels: {sorted(set(part.mi_true_bits))})")
+            continue
         rank = list(at.index).index("anchor") + 1
         print(f"{critic}, {level:g} bits: anchor MSE rank {rank} of {len(at)}; lowest", at.head(4).round(3).to_dict())
-asserted = bool(check_claims and full)
-print(f"critics trained at least {FULL_LEVEL} steps per level:", full or "none", "| 10% claim asserted:", asserted)
+claims.report()
 
 # %% [markdown]
 # ## Variants of the anchor run

@@ -2,6 +2,8 @@
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -9,29 +11,54 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """requirements.txt as ``{name: (version, hashes)}``."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    name = None
+    for raw in (ROOT / "requirements.txt").read_text().splitlines():
+        line = raw.split("#")[0].strip().rstrip("\\").strip()
+        if not line:
+            continue
+        if line.startswith("--hash="):
+            entries[name][1].append(line.removeprefix("--hash="))
+            continue
+        assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.+]*", line), f"not an exact pin: {raw}"
+        name, version = line.split("==")
+        name = re.sub(r"[-_.]+", "-", name).lower()
+        entries[name] = (version, [])
+    return entries
+
+
 def _requirements():
-    pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, version = line.split("==")
-            pins[name.lower()] = version
-    return pins
+    return {name: version for name, (version, _) in _lock().items()}
 
 
-def test_requirements_are_exact_pins_with_cpu_torch():
-    pins = _requirements()
-    assert pins["torch"] == "2.13.0"
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        assert not line or re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.]*", line), line
+def test_the_lock_pins_every_package_with_hashes_and_cpu_torch():
+    lock = _lock()
+    assert lock["torch"][0] == "2.13.0+cpu"
+    for name, (version, hashes) in lock.items():
+        assert hashes and all(h.startswith("sha256:") for h in hashes), f"{name}=={version} has no hash"
+    for name in ("fonttools", "pillow", "kiwisolver", "contourpy"):  # what matplotlib's PDFs depend on
+        assert name in lock
+
+
+def test_the_set_up_installs_exactly_the_lock():
+    """Every distribution in this environment (made by ``make setup``) is in the lock, at its version."""
+    from importlib import metadata
+
+    lock = _requirements()
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version for d in metadata.distributions()}
+    installed.pop("anchor-mi", None)
+    installed.pop("pip", None)  # comes with the virtual environment
+    assert {n: v for n, v in installed.items() if lock.get(n) != v} == {}, "run make setup (or make lock)"
 
 
 def test_environment_yml_points_at_requirements():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = env["dependencies"]
     pip_section = next(d["pip"] for d in deps if isinstance(d, dict))
-    assert pip_section == ["-r requirements.txt", "-e ."]
+    assert pip_section == ["-r requirements.txt"]  # hashed: the project itself is installed after (README)
+    assert "-e . --config-settings editable_mode=compat" in (ROOT / "Makefile").read_text()  # see the clone test
     conda_names = sorted(d.split("=")[0] for d in deps if isinstance(d, str))
     assert conda_names == ["pip", "python"], "pins belong in requirements.txt, not environment.yml"
     python = next(d for d in deps if isinstance(d, str) and d.startswith("python="))
@@ -71,7 +98,8 @@ IMPORTS = {
     "nbformat": "nbformat", "mlxtend": "mlxtend", "distributed": "distributed", "dask": "dask",
 }  # fmt: skip
 MODULE_EXTRAS = {
-    "plotting": "figures", "reproduce": "figures", "results": "figures", "images": "ssl", "bit_channels": "ssl",
+    "plotting": "figures", "reproduce": "figures", "runner": "figures", "results": "figures", "images": "ssl",
+    "bit_channels": "ssl",
     "sweep": "cluster",
 }  # fmt: skip
 
@@ -134,10 +162,10 @@ LAYERS = {
     "runs": {"sweep", "cache"},
     "experiments": {"tasks", "true_critic", "staircase", "bit_channels", "class_posterior", "images", "encoders",
                     "representation", "ssl", "interactions", "benchmark", "references", "jobs"},
-    "pipeline": {"paths", "names", "reproduce", "plotting", "results", "cli", "sweep_cli", "adapters"},
+    "pipeline": {"paths", "names", "notebook", "runner", "reproduce", "plotting", "results", "cli", "sweep_cli", "adapters"},
 }  # fmt: skip
 """The package's layers, in order (anchor/__init__.py): a module imports only its own layer and
-earlier ones. ``benchmark``'s command line borrows ``reproduce``'s reader of --set values."""
+earlier ones. ``benchmark``'s command line borrows ``notebook``'s reader of --set values."""
 
 
 def _package_imports(path):
@@ -160,7 +188,7 @@ def test_the_estimator_experiments_and_pipeline_are_layered():
     assert modules == set().union(*LAYERS.values()), "a module is missing from LAYERS"
     order = list(LAYERS)
     layer = {m: order.index(name) for name, members in LAYERS.items() for m in members}
-    allowed = {("benchmark", "reproduce")}
+    allowed = {("benchmark", "notebook")}
     wrong = [
         (m, dep)
         for m in sorted(modules)
@@ -240,3 +268,15 @@ def test_functions_and_modules_stay_short():
                     long[f"{path.stem}.{node.name}"] = size
     assert set(long) <= set(LONG), f"functions over 60 lines of code: {long}"
     assert set(large) <= set(LARGE), f"modules over 400 lines of code: {large}"
+
+
+def test_import_anchor_from_the_folder_that_holds_a_clone_named_anchor(tmp_path):
+    """``import anchor`` (what papermill's kernel runs) started next to a checkout folder named
+    ``anchor``: the package, not the checkout folder as an empty namespace package. The editable
+    install puts the checkout on ``sys.path`` (``editable_mode=compat``, Makefile and
+    environment.yml), so the package is found before any folder of the same name."""
+    (tmp_path / "anchor").symlink_to(ROOT, target_is_directory=True)
+    code = "import anchor; print(anchor.__file__); print(hasattr(anchor, 'GaussianSampler'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    path, has = out.stdout.split()
+    assert Path(path).resolve() == (ROOT / "anchor" / "__init__.py").resolve() and has == "True", out.stdout

@@ -6,6 +6,7 @@ import pytest
 
 import anchor.bit_channels
 from anchor import paths, reproduce
+from anchor.notebook import parse_value
 from anchor.paths import Checkout, find_root
 
 NOTEBOOK = textwrap.dedent(
@@ -164,7 +165,11 @@ def test_set_gives_any_parameter_and_is_checked(project, capsys):
         )
         == 0
     )
-    assert "n_batches 100 lr 0.001" in _executed(project, "good")
+    changed = project / "results" / "notebooks" / "good.smoke.lr=0.001+n_batches=100.ipynb"
+    assert "n_batches 100 lr 0.001" in changed.read_text()  # a changed run has its own notebook ...
+    assert "results/figures/smoke.lr=0.001+n_batches=100" in changed.read_text()  # ... and figure folder
+    assert "with changed parameters (`lr=0.001+n_batches=100`)" in changed.read_text()  # said in its first cell
+    assert not (project / "results" / "notebooks" / "good.smoke.ipynb").exists()
     for bad, message in [
         ("n_batch=100", "--set n_batch: no selected notebook has a parameter 'n_batch'"),
         ("n_batches=forty", "job 'good': parameter n_batches must be int, got 'forty' (str)"),
@@ -199,9 +204,9 @@ def test_a_bad_profile_entry_stops_the_run_before_any_job(project, capsys, entry
 
 
 def test_command_line_values_are_read_as_yaml_with_decimal_numbers():
-    assert reproduce.parse_value("1e-3") == 0.001 and reproduce.parse_value("100") == 100
-    assert reproduce.parse_value("[1, 2]") == [1, 2] and reproduce.parse_value("null") is None
-    assert reproduce.parse_value("nan") == "nan" and reproduce.parse_value("cuda") == "cuda"
+    assert parse_value("1e-3") == 0.001 and parse_value("100") == 100
+    assert parse_value("[1, 2]") == [1, 2] and parse_value("null") is None
+    assert parse_value("nan") == "nan" and parse_value("cuda") == "cuda"
 
 
 def test_parameters_cells_that_cannot_be_checked_say_why(project):
@@ -232,3 +237,21 @@ def test_the_runner_finds_the_checkout_or_says_it_needs_one(tmp_path, monkeypatc
         find_root(tmp_path)
     with pytest.raises(SystemExit):
         reproduce.main(["--list"])
+
+
+def test_an_executed_notebook_says_how_it_ran_and_publish_keeps_it(project, capsys):
+    assert reproduce.main(["--root", str(project), "--profile", "quick", "--only", "good", "--publish"]) == 0
+    import nbformat
+
+    kept = nbformat.read(project / "notebooks" / "executed" / "good.quick.ipynb", as_version=4)
+    first = kept.cells[0]
+    assert first.cell_type == "markdown" and "run-banner" in first.metadata.tags
+    assert "Executed run of job `good`, profile `quick`" in first.source
+    assert "- machine: CPU: " in first.source and "- run time: " in first.source
+    assert kept.metadata.anchor.profile == "quick" and kept.metadata.anchor.seconds >= 0
+    assert [c.id for c in kept.cells] == [f"cell-{k}" for k in range(len(kept.cells))]
+    assert "papermill" not in kept.metadata
+    for bad in (["--set", "lr=0.5"], ["--profile", "smoke"]):
+        with pytest.raises(SystemExit):
+            reproduce.main(["--root", str(project), "--only", "good", "--publish", *bad])
+        assert "--publish keeps the quick or paper profile's own runs" in capsys.readouterr().err
