@@ -6,15 +6,19 @@
     python -m anchor.reproduce --profile paper --device cuda --workers 8
     python -m anchor.reproduce --profile paper --scheduler tcp://host:8786   # on a Dask cluster
     python -m anchor.reproduce --list
+    python -m anchor.reproduce --profile quick --publish   # keep the executed runs in notebooks/executed
     python -m anchor.reproduce --refresh-committed        # re-execute notebooks/*.ipynb (smoke)
 
 ``notebooks/profiles.yaml`` lists the figure jobs. A job runs one notebook source (``notebook``,
 by default the job's own name) with its shared ``params`` and one profile's parameters. Sources
 are jupytext ``py:percent`` files in ``notebooks/``; each job's executed notebook is written to
-``results/notebooks/<job>.<profile>.ipynb``. Figures go to ``figures/`` (quick),
-``figures/paper/`` (paper) or ``results/figures/`` (smoke, so a test run never overwrites the
-committed figures). Training results are cached in ``results/cache/``, keyed by each run's
-configuration: an interrupted reproduction, rerun, recomputes only what did not finish.
+``results/notebooks/<job>.<profile>.ipynb`` (``--publish``: also ``notebooks/executed/``, the copy
+the README links). Figures go to ``figures/`` (quick), ``figures/paper/`` (paper) or
+``results/figures/`` (smoke, so a test run never overwrites the committed figures). A run with
+``--set`` carries the changed values in its file names (``anchor.runner.override_tag``), so it
+never replaces the profile's own notebook or figures. Training results are cached in
+``results/cache/``, keyed by each run's configuration: an interrupted reproduction, rerun,
+recomputes only what did not finish.
 A job that ``needs`` data this machine lacks (the IMDB embeddings) is skipped with a message.
 
 The committed ``notebooks/<name>.ipynb`` are the sources executed with their own defaults (the

@@ -65,7 +65,9 @@ def run_notebook(
         **streams,
     )
     unexecuted.unlink()
-    _add_banner(output, name, source_name, profile, params, time.perf_counter() - start, tag)
+    seconds = time.perf_counter() - start
+    record = {"job": name, "profile": profile, "tag": tag, "seconds": round(seconds, 1)}
+    _add_banner(output, banner(name, source_name, profile, params, seconds, tag, checkout.root), record)
     return output
 
 
@@ -97,7 +99,9 @@ def machine(device: str = "cpu") -> str:
     return text
 
 
-def banner(name: str, source_name: str, profile: str, params: dict, seconds: float, tag: str = "") -> str:
+def banner(
+    name: str, source_name: str, profile: str, params: dict, seconds: float, tag: str = "", root: Path | None = None
+) -> str:
     """The first cell of a runner-executed notebook: job, profile, date, machine and run time."""
     lines = [
         f"**Executed run of job `{name}`, profile `{profile}`**"
@@ -110,18 +114,22 @@ def banner(name: str, source_name: str, profile: str, params: dict, seconds: flo
         f"--only {name}`",
     ]
     if "figure_dir" in params:
-        lines.append(f"- figures: `{Path(params['figure_dir']).name}/` of this run (see README, Figures)")
+        folder = Path(params["figure_dir"])
+        if root is not None and folder.is_relative_to(root):
+            folder = folder.relative_to(root)
+        lines.append(f"- figures: `{folder.as_posix()}/` (README, Figures)")
     return "\n".join(lines)
 
 
-def _add_banner(path: Path, name: str, source_name: str, profile: str, params: dict, seconds: float, tag: str) -> None:
+def _add_banner(path: Path, text: str, record: dict[str, Any]) -> None:
+    """Put ``text`` first in the notebook at ``path`` and ``record`` in its metadata (``anchor``)."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    cell = nbformat.v4.new_markdown_cell(banner(name, source_name, profile, params, seconds, tag))
+    cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata["tags"] = ["run-banner"]
     notebook.cells.insert(0, cell)
-    notebook.metadata["anchor"] = {"job": name, "profile": profile, "tag": tag, "seconds": round(seconds, 1)}
+    notebook.metadata["anchor"] = record
     nbformat.write(notebook, path)
 
 

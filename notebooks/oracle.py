@@ -151,4 +151,4 @@ for name in bounds:
 ax.set(xlabel="true MI (nats)", ylabel="value at the true critic (nats)", title="Bounds at the true critic")
 ax.legend(loc="upper left", ncol=2)
 save_figure(fig, "oracle_objectives", figure_dir, profile=profile, stamp=stamp)
-plt.close(fig)
+plt.show()

@@ -67,4 +67,3 @@ def test_each_extra_brings_what_its_modules_import(environment):
         _run(python, "-m", "pip", "install", *quiet, target, "-c", str(ROOT / "requirements.txt"), cwd=folder)
         code = "import importlib; " + "; ".join(f"importlib.import_module({m!r})" for m in modules)
         _run(python, "-c", code, cwd=folder)
-

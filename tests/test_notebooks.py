@@ -88,3 +88,41 @@ def test_committed_figures_exist():
     tables += [f"mi_suite_{t}" for t in ("runs", "scores", "families", "sizes", "coverage")]
     for table in tables:
         assert (figures / f"{table}.csv").exists(), table
+
+
+PUBLISHED = sorted(Checkout.find().published.glob("*.ipynb"))
+
+
+def test_every_quick_job_has_its_executed_run_kept():
+    """The runs that made the committed quick figures are in notebooks/executed/ (CIFAR-100 has no
+    files here, so its job has no run)."""
+    expected = {
+        f"{name}.quick.ipynb"
+        for name, job in JOBS.items()
+        if job["quick"] is not False and "cifar100" not in job["needs"]
+    }
+    assert expected <= {path.name for path in PUBLISHED}
+
+
+@pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: p.name)
+def test_an_executed_run_says_how_it_ran_and_shows_each_figure_once(path):
+    import hashlib
+
+    import nbformat
+
+    assert path.stat().st_size < 3_000_000, "keep executed notebooks lean"
+    notebook = nbformat.read(path, as_version=4)
+    first = notebook.cells[0]
+    assert "run-banner" in first.metadata.get("tags", []) and "- machine: " in first.source
+    assert notebook.metadata["anchor"]["profile"] in path.name
+    images = [
+        hashlib.sha256(output["data"]["image/png"].encode()).hexdigest()
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    assert images, "an executed run shows its figures"
+    assert len(images) == len(set(images)), "a figure embedded twice"
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors

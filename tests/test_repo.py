@@ -134,9 +134,16 @@ def test_every_import_of_the_package_is_a_dependency_or_its_modules_extra():
 
 
 def test_readme_commands_are_makefile_targets_and_ci_runs_the_test_one():
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, flags=re.S)
-    first_two = [b.strip() for b in blocks[:2]]
+    blocks, language, lines = [], None, []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("```") and language is None:
+            language, lines = line[3:].strip(), []
+        elif line.startswith("```"):
+            blocks.append((language, "\n".join(lines)))
+            language = None
+        elif language is not None:
+            lines.append(line)
+    first_two = [text.strip() for lang, text in blocks if lang in ("bash", "sh", "")][:2]
     assert first_two[0].endswith("make figures"), first_two[0]
     assert first_two[1].endswith("make test"), first_two[1]
     makefile = (ROOT / "Makefile").read_text()
@@ -162,7 +169,8 @@ LAYERS = {
     "runs": {"sweep", "cache"},
     "experiments": {"tasks", "true_critic", "staircase", "bit_channels", "class_posterior", "images", "encoders",
                     "representation", "ssl", "interactions", "benchmark", "references", "jobs"},
-    "pipeline": {"paths", "names", "notebook", "runner", "reproduce", "plotting", "results", "cli", "sweep_cli", "adapters"},
+    "pipeline": {"paths", "names", "notebook", "runner", "reproduce", "plotting", "results", "cli", "sweep_cli",
+                 "adapters"},
 }  # fmt: skip
 """The package's layers, in order (anchor/__init__.py): a module imports only its own layer and
 earlier ones. ``benchmark``'s command line borrows ``notebook``'s reader of --set values."""
@@ -280,3 +288,25 @@ def test_import_anchor_from_the_folder_that_holds_a_clone_named_anchor(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     path, has = out.stdout.split()
     assert Path(path).resolve() == (ROOT / "anchor" / "__init__.py").resolve() and has == "True", out.stdout
+
+
+def test_every_relative_link_of_the_documents_and_notebooks_exists():
+    """README, RESULTS, docs/ and the notebook sources' markdown link files that are there: the
+    executed runs in notebooks/executed/, figures, docs."""
+    documents = [
+        ROOT / "README.md",
+        ROOT / "RESULTS.md",
+        *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "notebooks").glob("*.py"),
+    ]
+    broken = []
+    for path in documents:
+        text = path.read_text()
+        if path.suffix == ".py":  # jupytext: markdown lines start with "# "; links may wrap
+            text = " ".join(line[2:] for line in text.splitlines() if line.startswith("# "))
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text, flags=re.S):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            if not (path.parent / target).exists():
+                broken.append(f"{path.relative_to(ROOT)}: {target}")
+    assert not broken, broken
