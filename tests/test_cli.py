@@ -155,7 +155,11 @@ def test_ctrl_c_ends_a_command_with_one_line_and_status_130(files, capsys):
     path, _, _ = files
     command = [sys.executable, "-m", "anchor.cli", "estimate", str(path / "x.npy"), str(path / "y.npy")]
     long_run = ["--folds", "2", "--max-steps", "1000000"]
-    with subprocess.Popen([*command, *long_run], stderr=subprocess.PIPE, text=True) as proc:
+
+    def ctrl_c_acts():  # a job started in the background of a shell inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    with subprocess.Popen([*command, *long_run], stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_acts) as proc:
         first = proc.stderr.readline()  # the progress bar: training has started
         os.kill(proc.pid, signal.SIGINT)
         rest = proc.stderr.read()

@@ -182,10 +182,16 @@ def _interrupt_after_first_checkpoint(folder):
 def test_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     settings = {**TINY, "epochs": 8}
     reference = run_ssl(objective="anchor", seed=0, progress=False, **settings)
-    watcher = _interrupt_after_first_checkpoint(tmp_path)
-    with pytest.raises(KeyboardInterrupt):  # a real Ctrl-C, after epoch 1 is saved
-        run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
-    watcher.join()
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # also where the suite runs in the background
+    try:
+        watcher = _interrupt_after_first_checkpoint(tmp_path)
+        with pytest.raises(KeyboardInterrupt):  # a real Ctrl-C, after epoch 1 is saved
+            run_ssl(objective="anchor", seed=0, progress=False, checkpoint_dir=str(tmp_path), **settings)
+        watcher.join()
+    finally:
+        signal.signal(signal.SIGINT, before)
     (path,) = tmp_path.glob("ssl-*.pt")
     assert not list(tmp_path.glob("*.tmp"))
     saved = torch.load(path, weights_only=True)
