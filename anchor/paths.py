@@ -55,6 +55,11 @@ class Checkout:
         """The checkout ``find_root`` finds."""
         return cls(find_root(explicit))
 
+    @classmethod
+    def given(cls, checkout: Checkout | None) -> Checkout:
+        """``checkout``, or when None the one ``find`` finds (the ``checkout=`` argument of the pipeline)."""
+        return cls.find() if checkout is None else checkout
+
     @property
     def notebooks(self) -> Path:
         return self.root / "notebooks"

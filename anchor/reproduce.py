@@ -49,17 +49,13 @@ JOB_KEYS = {"notebook", "params", "needs", *PROFILES}
 NEEDS = ("imdb_embeddings", "cifar100")
 
 
-def _checkout(checkout: Checkout | None) -> Checkout:
-    return Checkout.find() if checkout is None else checkout
-
-
 def load_profiles(path: Path | None = None, *, checkout: Checkout | None = None) -> dict[str, dict]:
     """``{job: {"notebook": source name, "params": {...}, "needs": [...], profile: {...}}}``.
 
     Checks the file's shape and fills in the defaults (``notebook`` = the job name, no shared
     ``params``, no ``needs``).
     """
-    path = _checkout(checkout).profiles if path is None else path
+    path = Checkout.given(checkout).profiles if path is None else path
     with open(path) as f:
         jobs = yaml.safe_load(f)
     for name, job in jobs.items():
@@ -95,7 +91,7 @@ def notebook_parameters(source_name: str, *, checkout: Checkout | None = None) -
     annotations (None where a parameter has none) and default values."""
     import jupytext
 
-    notebook = jupytext.read(_checkout(checkout).notebooks / f"{source_name}.py")
+    notebook = jupytext.read(Checkout.given(checkout).notebooks / f"{source_name}.py")
     cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise ValueError(f"notebooks/{source_name}.py needs exactly one cell tagged 'parameters', has {len(cells)}")
@@ -153,7 +149,7 @@ def job_parameters(
     ``override_tag``) sends the figures to their own folder."""
     if job[profile] is False:
         raise ValueError(f"job {job['notebook']!r} is not part of the {profile} profile (false in profiles.yaml)")
-    checkout = _checkout(checkout)
+    checkout = Checkout.given(checkout)
     declared = notebook_parameters(job["notebook"], checkout=checkout)
     pipeline = {
         "profile": profile,
@@ -168,7 +164,7 @@ def job_parameters(
 
 def data_root(checkout: Checkout | None = None) -> str:
     """Where the CIFAR pickle folders are looked for: ANCHOR_CIFAR_ROOT, else ``<repository>/data``."""
-    return os.environ.get(CIFAR_ENV) or str(_checkout(checkout).root / "data")
+    return os.environ.get(CIFAR_ENV) or str(Checkout.given(checkout).root / "data")
 
 
 def missing_data(job: dict, *, checkout: Checkout | None = None) -> str | None:

@@ -19,10 +19,6 @@ from typing import Any
 from .paths import Checkout
 
 
-def _checkout(checkout: Checkout | None) -> Checkout:
-    return Checkout.find() if checkout is None else checkout
-
-
 def run_notebook(
     name: str,
     source_name: str,
@@ -44,7 +40,7 @@ def run_notebook(
     import jupytext
     import papermill as pm
 
-    checkout = _checkout(checkout)
+    checkout = Checkout.given(checkout)
     start = time.perf_counter()
     source = checkout.notebooks / f"{source_name}.py"
     if not source.exists():
@@ -137,7 +133,7 @@ def publish(name: str, profile: str, *, checkout: Checkout | None = None) -> Pat
     """Copy the executed notebook of job ``name`` at ``profile`` (``results/notebooks``) to
     ``notebooks/executed/<name>.<profile>.ipynb``, where the README links it; cell ids numbered,
     papermill's per-cell timestamps dropped and links to the other runs made relative to it."""
-    checkout = _checkout(checkout)
+    checkout = Checkout.given(checkout)
     source = checkout.executed / f"{name}.{profile}.ipynb"
     if not source.is_file():
         raise FileNotFoundError(
@@ -161,7 +157,7 @@ def refresh_committed(name: str, *, checkout: Checkout | None = None) -> Path:
     import jupytext
     import papermill as pm
 
-    notebooks = _checkout(checkout).notebooks
+    notebooks = Checkout.given(checkout).notebooks
     target = notebooks / f"{name}.ipynb"
     jupytext.write(jupytext.read(notebooks / f"{name}.py"), target)
     pm.execute_notebook(target, target, cwd=str(notebooks), progress_bar=False, kernel_name="python3")
