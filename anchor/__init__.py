@@ -14,20 +14,22 @@ The modules form four layers; each imports only from its own layer and the ones 
 (``tests/test_repo.py`` checks this, and that no import cycle exists):
 
 - the estimator: ``critics``, ``scoring``, ``objectives``, ``data``, ``train``, ``marginals``,
-  ``copula``, ``tables``, ``folds``, ``estimate_result``, ``estimate_checks``, ``estimate``
-  (torch, numpy, pandas, scipy only);
+  ``copula``, ``tables``, ``folds``, ``estimate_result``, ``estimate_checks``, ``fitting``,
+  ``estimate``, ``conditional``, ``shared_pairs``, ``matrix`` (torch, numpy, pandas, scipy only);
 - runs: ``sweep``, ``cache`` (parallel runs and their result cache);
 - the experiments: ``tasks``, ``true_critic``, ``staircase``, ``bit_channels``, ``class_posterior``, ``images``,
-  ``encoders``, ``representation``, ``ssl``, ``interactions``, ``benchmark``, ``references``,
+  ``encoders``, ``representation``, ``ssl``, ``interactions``, ``benchmark``, ``cmi_tasks``,
+  ``cmi_benchmark``, ``references``,
   and ``jobs`` (every figure notebook's training runs);
-- the pipeline: ``paths``, ``names``, ``notebook``, ``plotting``, ``results``, ``runner``, ``reproduce``, ``sweep_cli``,
-  ``cli``, ``adapters``.
+- the pipeline: ``paths``, ``names``, ``notebook``, ``plotting``, ``heatmaps``, ``results``, ``runner``,
+  ``reproduce``, ``sweep_cli``, ``cli``, ``cli_tables``, ``data_files``, ``adapters``.
 
 Reference: Ryu, Yeddanapudi, Xu, Wornell, "Contrastive Predictive Coding Done Right for Mutual
 Information Estimation" (2025).
 """
 
 from .bit_channels import ImdbBitsSampler, MnistBitsSampler
+from .conditional import estimate_cmi
 from .critics import (
     CRITICS,
     BilinearCritic,
@@ -51,6 +53,7 @@ from .data import (
     rho_to_mi,
 )
 from .estimate import Estimate, EstimateError, EstimateWarning, estimate_mi
+from .matrix import MiMatrix, mi_matrix
 from .objectives import OBJECTIVES, Objective, get_objective
 from .ssl import run_ssl, ssl_configs
 from .staircase import level_summary, run_staircase, staircase_configs
@@ -66,6 +69,9 @@ __all__ = [  # noqa: RUF022 (grouped by topic)
     "Estimate",
     "EstimateError",
     "EstimateWarning",
+    "estimate_cmi",
+    "mi_matrix",
+    "MiMatrix",
     # Critics
     "CRITICS",
     "Critic",

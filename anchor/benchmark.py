@@ -272,13 +272,20 @@ def size_summary(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def benchmark_configs(
-    tasks: Sequence[str], estimators: Sequence[str], ns: Sequence[int], seeds: Sequence[int]
+    tasks: Sequence[str],
+    estimators: Sequence[str],
+    ns: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    suite: Any = SUITE,
+    allowed: Sequence[str] = BENCH_ESTIMATORS,
 ) -> list[dict[str, Any]]:
-    """One configuration per (task, n, seed, estimator), checked against the suite."""
+    """One configuration per (task, n, seed, estimator), checked against ``suite`` (a dict of
+    task names) and the ``allowed`` estimators (``anchor.cmi_benchmark`` passes its own)."""
     for name in tasks:
-        check_choice("tasks", name, SUITE, what="task")
+        check_choice("tasks", name, suite, what="task")
     for name in estimators:
-        check_choice("estimators", name, BENCH_ESTIMATORS, what="estimator")
+        check_choice("estimators", name, allowed, what="estimator")
     ns = [check_int("n", n, low=10) for n in ns]
     seeds = [check_seed(s) for s in seeds]
     return [

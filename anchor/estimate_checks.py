@@ -39,13 +39,24 @@ def fit_checks(
             f"fold(s) {', '.join(str(k + 1) for k in stuck)} stopped at max_steps={max_steps} before the validation "
             "loss stopped improving: raise max_steps"
         )
+    return found + spread_check(interval, scale=scale, unit=unit)
+
+
+SPREAD_PREFIX = "the 95% interval ("
+"""How the interval-width warning of ``spread_check`` starts."""
+
+
+def spread_check(interval: Interval, *, scale: float, unit: str, what: str = "MI") -> list[str]:
+    """The warning for an interval wider than the estimate itself (half-width above
+    ``SPREAD_TOLERANCE`` times the estimate, or than 0.1 nats near 0); ``interval`` in nats,
+    the message in ``unit`` (nats times ``scale``)."""
     half = (interval.high - interval.low) / 2
     if math.isfinite(half) and half > SPREAD_TOLERANCE * max(interval.mi, 0.1):
-        found.append(
-            f"the 95% interval ({max(interval.low, 0) * scale:.3f} to {max(interval.high, 0) * scale:.3f} {unit}) is "
-            "wider than the estimate itself: these rows pin the MI down only roughly; more rows would narrow it"
-        )
-    return found
+        return [
+            f"{SPREAD_PREFIX}{max(interval.low, 0) * scale:.3f} to {max(interval.high, 0) * scale:.3f} {unit}) is "
+            f"wider than the estimate itself: these rows pin the {what} down only roughly; more rows would narrow it"
+        ]
+    return []
 
 
 def data_checks(tx: Table, ty: Table, rows: int) -> list[str]:

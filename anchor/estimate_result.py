@@ -130,6 +130,10 @@ class Estimate:
     """Each fold's marginal maps of x and y (fitted on its training rows)."""
     test_fold: Any = field(default=None, repr=False, compare=False)
     """Per row of the data: the fold whose test part it is (-1: none, possible with folds=1)."""
+    quantity: str = "I(X; Y)"
+    """What was estimated: "I(X; Y)", or for ``anchor.estimate_cmi`` the conditional MI and how."""
+    parts: tuple[Estimate, ...] = field(default=(), repr=False, compare=False)
+    """For a conditional MI, the MI estimates it is made of (``anchor.estimate_cmi``), else empty."""
 
     @property
     def trusted(self) -> bool:
@@ -139,6 +143,12 @@ class Estimate:
     def headline(self) -> str:
         """The estimate, its interval and settings, and what the folds kept (no warnings)."""
         extra = "".join(f", {k}={v:g}" if isinstance(v, float) else f", {k}={v}" for k, v in self.settings.items())
+        if self.parts:
+            return (
+                f"{self.quantity} = {self.mi:.3f} {self.unit} (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
+                f"{self.objective}{extra}, {self.critic} critic, {len(self.folds)} shared fold(s), "
+                f"n_test={self.n_test})"
+            )
         line = (
             f"{self.mi:.3f} {self.unit} (95% CI {self.ci_low:.3f} to {self.ci_high:.3f}; "
             f"{self.objective}{extra}, {self.critic} critic, {len(self.folds)} fold(s), n_test={self.n_test})"
@@ -191,6 +201,11 @@ class Estimate:
         never saw it (the PMIs then average to ``plug_in``). With ``folds=1`` the rows outside the
         test part have no such critic and get NaN.
         """
+        if self.parts:
+            raise ValueError(
+                f"est.pmi is the pointwise I(X; Y); this estimate is {self.quantity}. Each MI it is made of has "
+                "its own: est.parts[k].pmi"
+            )
         if not self.critics:
             raise ValueError(
                 "est.pmi needs the trained critics, but this estimate was made with keep_critics=False; "

@@ -150,7 +150,8 @@ class _Ensemble:
         self.finite = [0] * self.folds  # finite validation losses seen per fold
         self.steps: list[list[tuple[int, float, float]]] = [[] for _ in range(self.folds)]
         self.evals: list[list[dict[str, float]]] = [[] for _ in range(self.folds)]
-        self.active = torch.ones(self.folds, dtype=torch.bool, device=s.device)
+        self._live_list: list[int] = []
+        self._live = torch.arange(0)
 
     def offer_zero(self) -> None:
         """The constant critic c = 0 (independence, estimate 0): the first candidate to beat."""
@@ -179,35 +180,55 @@ class _Ensemble:
             self.finite[f] += math.isfinite(loss)
             self.stops[f].offer(loss, step, kind, lambda f=f: {k: v[f].detach().clone() for k, v in weights.items()})
 
+    def live(self) -> torch.Tensor:
+        """The members still training (neither failed nor stopped by patience), as indices."""
+        alive = [f for f in range(self.folds) if f not in self.failed and not self.stops[f].done]
+        if alive != self._live_list:
+            self._live_list = alive
+            self._live = torch.tensor(alive, dtype=torch.long, device=self.s.device)
+        return self._live
+
     def train_step(self, step: int) -> list[float]:
-        """One optimiser step of every fold still training; returns each fold's batch estimate."""
+        """One optimiser step of every member still training; returns each live member's batch
+        estimate. Stopped and failed members are left out of the computation (their kept
+        weights are already copied), so an ensemble gets cheaper as its members stop."""
         idx = self.batches()
-        logits = self.forward(self.params, self.buffers, self.tx[self.rows, idx], self.ty[self.rows, idx])
-        objs = self.objs
+        live = self.live()
+        members = self._live_list
+        if not members:
+            return []
+        if len(members) == self.folds:
+            params, buffers, rows = self.params, self.buffers, self.rows
+        else:
+            params = {k: v[live] for k, v in self.params.items()}
+            buffers = {k: v[live] for k, v in self.buffers.items()}
+            rows, idx = live[:, None], idx[live]
+        logits = self.forward(params, buffers, self.tx[rows, idx], self.ty[rows, idx])
+        objs = [self.objs[f] for f in members]
         if objs[0].batched:
             losses = objs[0].loss(logits)
         else:
-            losses = torch.stack([objs[f].loss(logits[f]) for f in range(self.folds)])
+            losses = torch.stack([objs[i].loss(logits[i]) for i in range(len(members))])
         with torch.no_grad():
             flat = logits.detach()
             if self.plug_in:
                 values = flat.diagonal(dim1=1, dim2=2).mean(1)
             else:
-                values = torch.stack([objs[f].estimate(flat[f]) for f in range(self.folds)])
+                values = torch.stack([objs[i].estimate(flat[i]) for i in range(len(members))])
         loss_list, value_list = losses.tolist(), values.tolist()
-        for f in range(self.folds):
-            if f in self.failed:
-                continue
-            self.steps[f].append((step, value_list[f], loss_list[f]))
-            reason = self.monitors[f].check(loss_list[f], value_list[f])
+        ok = []
+        for i, f in enumerate(members):
+            self.steps[f].append((step, value_list[i], loss_list[i]))
+            reason = self.monitors[f].check(loss_list[i], value_list[i])
             if reason is not None:
                 self.failed[f] = f"diverged at step {step}: {reason}"
-                self.active[f] = False
                 self.stops[f].done = True
-        if len(self.failed) == self.folds:
+            ok.append(reason is None)
+        if not any(ok):
             return value_list
         self.optimizer.zero_grad(set_to_none=True)
-        torch.where(self.active, losses, torch.zeros_like(losses)).sum().backward()
+        mask = torch.tensor(ok, device=losses.device)
+        torch.where(mask, losses, torch.zeros_like(losses)).sum().backward()
         self.optimizer.step()
         if self.average is not None:
             self.average.update(self.params, step)
@@ -269,7 +290,7 @@ def train_folds(
                 break
         if progress and step % 50 == 0:
             left = sum(not stop.done for stop in ensemble.stops)
-            bar.set_postfix(estimate=f"{sum(values) / ensemble.folds:.3f}", folds_left=left)
+            bar.set_postfix(estimate=f"{sum(values) / max(len(values), 1):.3f}", folds_left=left)
         bar.update(1)
     bar.close()
     return ensemble.results(step + 1)

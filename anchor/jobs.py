@@ -27,6 +27,8 @@ import pandas as pd
 from .benchmark import benchmark_configs, sweep_benchmark
 from .bit_channels import IMDB_HELP, find_imdb_embeddings
 from .cache import config_key
+from .cmi_benchmark import cmi_configs, sweep_cmi
+from .cmi_tasks import CMI_SUITE
 from .interactions import run_interactions
 from .ssl import ssl_configs, sweep_ssl
 from .staircase import staircase_configs, sweep_staircase
@@ -267,6 +269,12 @@ def _mi_suite(p: Params) -> list[Sweep]:
     ]
 
 
+def _cmi_matrix(p: Params) -> list[Sweep]:
+    tasks = list(CMI_SUITE) if p["cmi_tasks"] is None else p["cmi_tasks"]
+    configs = cmi_configs(tasks, p["cmi_estimators"], p["cmi_sizes"], range(p["cmi_seeds"]))
+    return [Sweep("cmi", sweep_cmi, configs, {"estimator_params": p["cmi_params"]})]
+
+
 def _pmi_interactions(p: Params) -> list[Sweep]:
     def source(s: str) -> dict[str, Any]:
         if s == "files":
@@ -297,6 +305,7 @@ PLANNERS: dict[str, Callable[[Params], list[Sweep]]] = {
     "ssl": _ssl,
     "mi_suite": _mi_suite,
     "pmi_interactions": _pmi_interactions,
+    "cmi_matrix": _cmi_matrix,
     "oracle": lambda p: [],
 }
 """Notebook source name -> its planner (``oracle`` trains nothing)."""

@@ -49,3 +49,10 @@ def test_estimate_speed_benchmark_runs_and_reports_against_the_target(capsys):
     assert bench.main(["--n", "300", "--dim", "2", "--inline"]) == 0
     out = capsys.readouterr().out
     assert "x the 20 s target" in out and "peak +" in out and "ratio" in out
+
+
+def test_mi_matrix_benchmark_runs_and_reports_the_target(capsys):
+    bench = load("mi_matrix")
+    assert bench.main(["--columns", "3", "--n", "200", "--loop-pairs", "1", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "x the 120 s target" in out and "estimate_mi loop" in out and "linear correlation" in out

@@ -81,11 +81,12 @@ def test_committed_figures_exist():
     names += ["anchor_nu_k_mlp", "anchor_interpolation", "scoring_rules", "scoring_rules_levels"]
     names += ["ssl_mnist_curves", "ssl_mnist_alignment"]
     names += [f"staircase_{d}{s}" for d in ("gaussian", "cubic", "mnist", "imdb") for s in ("", "_levels")]
-    names += ["mi_suite_heatmap", "mi_suite_sizes"]
+    names += ["mi_suite_heatmap", "mi_suite_sizes", "cmi_tasks", "mi_matrix_known", "mi_matrix_diabetes"]
     for name in names:
         assert (figures / f"{name}.png").exists() and (figures / f"{name}.pdf").exists(), name
     tables = ["ssl_mnist_table", "ssl_mnist_runs", "ssl_mnist_cka"]
     tables += [f"mi_suite_{t}" for t in ("runs", "scores", "families", "sizes", "coverage")]
+    tables += ["cmi_runs", "cmi_scores", "mi_matrix_known", "mi_matrix_diabetes"]
     for table in tables:
         assert (figures / f"{table}.csv").exists(), table
 

@@ -98,8 +98,8 @@ IMPORTS = {
     "nbformat": "nbformat", "mlxtend": "mlxtend", "distributed": "distributed", "dask": "dask",
 }  # fmt: skip
 MODULE_EXTRAS = {
-    "plotting": "figures", "reproduce": "figures", "runner": "figures", "results": "figures", "images": "ssl",
-    "bit_channels": "ssl",
+    "plotting": "figures", "heatmaps": "figures", "reproduce": "figures", "runner": "figures", "results": "figures",
+    "images": "ssl", "bit_channels": "ssl",
     "sweep": "cluster",
 }  # fmt: skip
 
@@ -165,12 +165,14 @@ def test_package_never_moves_to_cuda_by_itself():
 
 LAYERS = {
     "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "copula", "tables", "folds",
-                  "estimate_result", "estimate_checks", "estimate", "_checks", "_random", "_console"},
+                  "estimate_result", "estimate_checks", "fitting", "estimate", "conditional", "shared_pairs", "matrix",
+                  "_checks", "_random", "_console"},
     "runs": {"sweep", "cache"},
     "experiments": {"tasks", "true_critic", "staircase", "bit_channels", "class_posterior", "images", "encoders",
-                    "representation", "ssl", "interactions", "benchmark", "references", "jobs"},
-    "pipeline": {"paths", "names", "notebook", "runner", "reproduce", "plotting", "results", "cli", "sweep_cli",
-                 "adapters"},
+                    "representation", "ssl", "interactions", "benchmark", "cmi_tasks", "cmi_benchmark", "references",
+                    "jobs"},
+    "pipeline": {"paths", "names", "notebook", "runner", "reproduce", "plotting", "heatmaps", "results", "data_files",
+                 "cli", "cli_tables", "sweep_cli", "adapters"},
 }  # fmt: skip
 """The package's layers, in order (anchor/__init__.py): a module imports only its own layer and
 earlier ones. ``benchmark``'s command line borrows ``notebook``'s reader of --set values."""
