@@ -14,7 +14,7 @@ from ._checks import check_choice
 from ._random import keeps_global_rng
 from .estimate_checks import SPREAD_PREFIX, spread_check
 from .estimate_result import UNITS, Estimate, EstimateError, EstimateWarning, Interval, interval_of
-from .fitting import ESTIMATE_DEFAULTS, Pair, check_options, fit_estimates
+from .fitting import Pair, fit_estimates, options_from
 from .objectives import get_objective
 from .tables import Table, as_table, check_pairs
 
@@ -83,27 +83,19 @@ def estimate_cmi(
     """
     start = time.perf_counter()
     check_choice("chain", chain, CHAINS)
-    unknown = sorted(set(settings) - set(ESTIMATE_DEFAULTS))
-    if unknown:
-        raise ValueError(
-            f"estimate_cmi got unknown keyword argument(s) {unknown}; it passes on estimate_mi's: "
-            f"{', '.join(sorted(ESTIMATE_DEFAULTS))}"
-        )
     tables = {name: as_table(name, data) for name, data in (("x", x), ("y", y), ("z", z))}
     rows = {name: t.values.shape[0] for name, t in tables.items()}
     if len(set(rows.values())) != 1:
         raise ValueError(f"x, y and z must have the same number of rows, got {rows}")
-    options = check_options(
-        **{
-            **ESTIMATE_DEFAULTS,
-            **settings,
-            "objective": objective,
-            "critic": critic,
-            "unit": unit,
-            "seed": seed,
-            "device": device,
-            "progress": progress,
-        }
+    options = options_from(
+        "estimate_cmi",
+        settings,
+        objective=objective,
+        critic=critic,
+        unit=unit,
+        seed=seed,
+        device=device,
+        progress=progress,
     )
     terms = _terms(tables["x"], tables["y"], tables["z"], chain)
     fitted = fit_estimates([t[1] for t in terms], options, desc=f"estimate_cmi ({CHAINS[chain]})")

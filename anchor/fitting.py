@@ -33,6 +33,7 @@ __all__ = [
     "Pair",
     "check_options",
     "fit_estimates",
+    "options_from",
 ]
 
 PAPER_DEFAULTS = {"nu": 1.0}
@@ -138,6 +139,22 @@ def check_options(**kwargs: Any) -> Options:
     o["device"] = check_device(o["device"])
     o["progress"], o["keep_critics"] = bool(o["progress"]), bool(o["keep_critics"])
     return Options(**o)
+
+
+def options_from(
+    caller: str, settings: dict[str, Any], defaults: dict[str, Any] | None = None, **fixed: Any
+) -> Options:
+    """``check_options`` for a function that passes ``estimate_mi``'s keyword arguments on
+    (``estimate_cmi``, ``mi_matrix``): a name in ``settings`` that ``estimate_mi`` does not take is
+    refused naming ``caller``; ``fixed`` override ``settings``, which override ``defaults`` and
+    then ``ESTIMATE_DEFAULTS``."""
+    unknown = sorted(set(settings) - set(ESTIMATE_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"{caller} got unknown keyword argument(s) {unknown}; it passes on estimate_mi's: "
+            f"{', '.join(sorted(ESTIMATE_DEFAULTS))}"
+        )
+    return check_options(**{**ESTIMATE_DEFAULTS, **(defaults or {}), **settings, **fixed})
 
 
 @dataclass(frozen=True)

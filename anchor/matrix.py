@@ -39,7 +39,7 @@ import torch
 from ._checks import check_choice, check_device, check_float, check_int, check_seed
 from ._random import keeps_global_rng
 from .estimate_result import UNITS, Estimate, EstimateError
-from .fitting import ESTIMATE_DEFAULTS, Pair, check_options, fit_estimates
+from .fitting import Pair, fit_estimates, options_from
 from .shared_pairs import FRAME_COLUMNS, SharedSettings, fit_shared
 from .tables import Table, as_table, identical_columns
 
@@ -172,7 +172,8 @@ def mi_matrix(
     groups and categorical columns; ``settings`` are its keyword arguments).
 
     The shared model's settings: minibatches of ``batch_size`` rows (K = batch_size - 1), a
-    network of two hidden layers of ``width`` giving ``features`` learned features per column,
+    network of two hidden layers of ``width`` giving ``features`` learned features per column
+    (``max_steps``, ``eval_every``, ``patience`` and ``lr`` apply to both methods),
     Adam at ``lr``, the weight average and patience of ``estimate_mi``; an evaluation counts as an
     improvement when it lowers a pair's validation loss by more than 1e-4 nats (with one model for
     hundreds of (fold, pair) members, smaller changes are drift of the shared networks, and
@@ -197,7 +198,10 @@ def mi_matrix(
     pairs = list(itertools.combinations(range(len(names)), 2))
     steps = 0
     if method == "separate":
-        frame, estimates = _separate(variables, names, pairs, folds, unit, seed, device, progress, settings)
+        training = {"max_steps": max_steps, "eval_every": eval_every, "patience": patience, "lr": lr}
+        frame, estimates = _separate(
+            variables, names, pairs, unit, seed, device, progress, settings, folds=folds, **training
+        )
     else:
         if settings:
             raise ValueError(f"unknown keyword argument(s) {sorted(settings)} for method='shared'")
@@ -227,21 +231,16 @@ def mi_matrix(
     return MiMatrix(frame, names, unit, method, folds, n, time.perf_counter() - start, steps, estimates)
 
 
-def _separate(variables, names, pairs, folds, unit, seed, device, progress, settings):
-    unknown = sorted(set(settings) - set(ESTIMATE_DEFAULTS))
-    if unknown:
-        raise ValueError(f"unknown keyword argument(s) {unknown}; method='separate' passes on estimate_mi's")
-    options = check_options(
-        **{
-            **ESTIMATE_DEFAULTS,
-            "keep_critics": False,
-            **settings,
-            "folds": folds,
-            "unit": unit,
-            "seed": seed,
-            "device": device,
-            "progress": progress,
-        }
+def _separate(variables, names, pairs, unit, seed, device, progress, settings, **fixed):
+    options = options_from(
+        "mi_matrix (method='separate')",
+        settings,
+        {"keep_critics": False},
+        **fixed,
+        unit=unit,
+        seed=seed,
+        device=device,
+        progress=progress,
     )
     tables = [variables[v] for v in names]
     tensors = [torch.from_numpy(t.values) for t in tables]
