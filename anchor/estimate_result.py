@@ -290,20 +290,25 @@ class Interval:
     high: float
 
 
-def interval_of(table: pd.DataFrame, folds: int, plug_in_objective: bool) -> Interval:
+def interval_of(table: pd.DataFrame, folds: int, plug_in_objective: bool, *, floor: bool = False) -> Interval:
     """The estimate and its 95% interval (nats).
 
     The statistical part is Student's t over the fold estimates (or, with one fold, the normal
-    interval of its test pairs). For a plug-in objective the estimate is the midpoint of the
-    held-out plug-in and the plug-in on as many of each critic's own training rows, and the
-    interval spans from the held-out value to the training value, each widened by the
-    statistical half-width: to first order the two err by the same amount in opposite
-    directions (``Estimate``)."""
+    interval of its test pairs). With ``floor``, the standard error of the fold mean is at least
+    that of its test rows alone, sqrt(sum of the folds' squared standard errors) / folds: the
+    test rows of the folds are disjoint, so by the law of total variance the mean varies at least
+    that much given the critics, while five fold values can spread less by chance. For a plug-in
+    objective the estimate is the midpoint of the held-out plug-in and the plug-in on as many of
+    each critic's own training rows, and the interval spans from the held-out value to the
+    training value, each widened by the statistical half-width: to first order the two err by the
+    same amount in opposite directions (``Estimate``)."""
     if folds == 1:
         stderr = float(table.stderr.iloc[0])
         t = float(stats.norm.ppf(0.975))
     else:
         stderr = float(table.mi.std()) / math.sqrt(folds)
+        if floor:
+            stderr = max(stderr, math.sqrt(float((table.stderr**2).sum())) / folds)
         t = float(stats.t.ppf(0.975, folds - 1))
     held_out = float(table.mi.mean())
     if not plug_in_objective:

@@ -54,7 +54,7 @@ class SharedSettings:
     ema_decay: float = 0.99
     ema_warmup: int = 10
     val_fraction: float = 0.2
-    min_delta: float = 1e-4
+    min_delta: float = 1e-3
 
 
 class _SharedModel(torch.nn.Module):
@@ -164,6 +164,14 @@ class _Selection:
             self.done |= self.since >= self.patience
 
 
+def _within_training(u: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
+    """Normal scores clamped to the range of the fold's training rows, per column. The critic is
+    a quadratic form in [1, u, u^2, h(u)], so beyond that range it grows like u^4: one test row of
+    a heavy-tailed column scored far out would otherwise move a fold's plug-in by a nat."""
+    seen = u[train]
+    return torch.minimum(torch.maximum(u, seen.min(0).values), seen.max(0).values)
+
+
 def _shared_rows(values: np.ndarray, s: SharedSettings) -> dict[str, torch.Tensor]:
     """Per fold, the normal scores (fitted on the fold's training rows) of its training,
     validation and test rows and of as many training rows as test rows: (folds, columns, rows)."""
@@ -172,7 +180,7 @@ def _shared_rows(values: np.ndarray, s: SharedSettings) -> dict[str, torch.Tenso
     sizes = [min(len(p[k]) for p in parts) for k in range(3)]
     if s.batch_size > sizes[0]:
         raise ValueError(f"batch_size must be at most the training rows of a fold ({sizes[0]}), got {s.batch_size}")
-    mapped = [fit_marginals(data, p[0], "normal-scores", "table")(data) for p in parts]
+    mapped = [_within_training(fit_marginals(data, p[0], "normal-scores", "table")(data), p[0]) for p in parts]
     rows = {
         name: torch.stack([m[p[k][: sizes[k]]].T for m, p in zip(mapped, parts, strict=True)]).to(s.device)
         for k, name in enumerate(("train", "val", "test"))
@@ -205,9 +213,9 @@ def fit_shared(
         return _test_stats(model, weights, rows["test"], rows["seen"], min(n_test, 128))
 
     chosen = _Selection(F, P, s.patience, s.min_delta, s.device)
-    with torch.no_grad():  # the candidates before training: c = 0, then the copula start
-        chosen.offer(obj.select(torch.zeros(F, P, nb, vb, vb, device=s.device)).mean(-1), None, count=False)
+    with torch.no_grad():  # the candidates before training: the copula start, then c = 0, which must beat it
         chosen.offer(val_loss(params), test_stats(params), count=False)
+        chosen.offer(obj.select(torch.zeros(F, P, nb, vb, vb, device=s.device)).mean(-1), None, count=False)
     gen = torch.Generator(device=s.device).manual_seed(s.seed)
     bar = progress_bar(total=s.max_steps, desc=f"mi_matrix ({P} pairs, shared model, {F} folds)", enabled=progress)
     for step in range(s.max_steps):
@@ -248,7 +256,7 @@ def _shared_frame(names, pairs, stats, done, folds, unit, max_steps) -> pd.DataF
                 "plug_in_train": stats["plug_in_train"][:, p].numpy(),
             }
         )
-        interval = interval_of(table, folds, True)
+        interval = interval_of(table, folds, True, floor=True)
         norm = float(stats["log_norm"][:, p].mean())
         found = []
         if abs(norm) > NORM_TOLERANCE:

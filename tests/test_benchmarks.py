@@ -1,7 +1,10 @@
 """The benchmark scripts run end to end on tiny inputs (their timings are not checked here)."""
 
 import importlib.util
+import itertools
 from pathlib import Path
+
+import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -56,3 +59,15 @@ def test_mi_matrix_benchmark_runs_and_reports_the_target(capsys):
     assert bench.main(["--columns", "3", "--n", "200", "--loop-pairs", "1", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "x the 120 s target" in out and "estimate_mi loop" in out and "linear correlation" in out
+
+
+def test_mi_matrix_benchmark_spreads_the_loop_over_the_levels_of_true_mi(capsys):
+    bench = load("mi_matrix")
+    table, truth = bench.make_table("student-t", 0, 50, 0)
+    pairs = list(itertools.combinations(table.columns, 2))
+    chosen = bench.spread_pairs(pairs, truth, 12)  # 7 levels (0 and six pairs): up to 2 from each
+    assert len(chosen) == 8 and sum(truth.loc[a, b] > 0 for a, b in chosen) == 6
+    assert bench.spread_pairs(pairs, truth, 3) == [("t5a", "t5b"), ("t3a", "t3b"), ("t0a", "t0b")]
+    with pytest.raises(SystemExit):
+        bench.main(["--loop-pairs", "0"])
+    assert "--loop-pairs must be at least 1" in capsys.readouterr().err

@@ -10,7 +10,8 @@ from scipy import stats
 
 import anchor
 from anchor.cli import main
-from anchor.tasks import known_mi_table
+from anchor.estimate_result import interval_of
+from anchor.tasks import STUDENT_T_PAIRS, known_mi_table, student_t_mi, student_t_pairs_table
 
 FAST = {"max_steps": 300, "progress": False}
 
@@ -55,6 +56,40 @@ def test_shared_entries_track_the_truth(shared, table):
     assert m.loc["c01", "c06"] == pytest.approx(truth.loc["c01", "c06"], abs=0.1)  # 0.38 nats
     iu = np.triu_indices(10, 1)
     assert np.abs(m.to_numpy()[iu] - truth.to_numpy()[iu]).mean() < 0.03
+
+
+def test_student_t_pairs_table_truth_and_independence():
+    frame, truth = student_t_pairs_table(3000, seed=2)
+    assert frame.shape == (3000, 12) and list(truth.columns) == list(frame.columns)
+    for k, (dof, r) in enumerate(STUDENT_T_PAIRS):
+        cov = np.array([[1.0, r], [r, 1.0]])
+        assert truth.iloc[2 * k, 2 * k + 1] == truth.iloc[2 * k + 1, 2 * k] == student_t_mi(cov, 1, dof)
+    assert truth.iloc[0, 1] > 0.2 and truth.iloc[0, 2] == 0.0 and np.isnan(np.diag(truth)).all()
+    rho = stats.spearmanr(frame).statistic  # pairs with correlation 0.8 vs independent pairs
+    assert rho[10, 11] > 0.6 and np.abs(rho[0, 2:]).max() < 0.08
+    assert frame.equals(student_t_pairs_table(3000, seed=2)[0]) and not frame.equals(student_t_pairs_table(3000)[0])
+
+
+def test_heavy_tailed_pairs_read_the_truth_with_narrow_intervals():
+    """A Cauchy pair (1 degree of freedom): test rows far beyond the training rows would put the
+    quadratic critic far out (a fold's plug-in off by a nat, intervals from 0 to 3 nats) unless
+    their normal scores stay within the training range."""
+    frame, truth = student_t_pairs_table(2000, seed=0)
+    result = anchor.mi_matrix(frame[["t3a", "t3b", "t5a", "t5b"]], progress=False)
+    f = result.frame.set_index(["a", "b"])
+    for a, b in (("t3a", "t3b"), ("t5a", "t5b")):  # 0.368 and 0.594 nats
+        assert f.loc[(a, b), "ci_low"] <= truth.loc[a, b] <= f.loc[(a, b), "ci_high"]
+        assert f.loc[(a, b), "ci_high"] - f.loc[(a, b), "ci_low"] < 0.3
+    assert f.drop([("t3a", "t3b"), ("t5a", "t5b")]).mi.max() < 0.02
+
+
+def test_the_floor_keeps_the_standard_error_at_least_that_of_the_test_rows():
+    folds = pd.DataFrame({"mi": [0.010, 0.0101, 0.0099], "stderr": [0.003] * 3, "plug_in_train": [0.01] * 3})
+    spread, floored = interval_of(folds, 3, True), interval_of(folds, 3, True, floor=True)
+    assert spread.stderr == pytest.approx(0.0001 / np.sqrt(3))
+    assert floored.stderr == pytest.approx(np.sqrt(3 * 0.003**2) / 3) and floored.mi == spread.mi
+    wide = folds.assign(mi=[0.0, 0.02, 0.01])  # the folds spread more than the rows: no change
+    assert interval_of(wide, 3, True, floor=True) == interval_of(wide, 3, True)
 
 
 def test_groups_are_paired_as_variables_with_separate_critics(table):
