@@ -134,6 +134,9 @@ def _matrix_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="training steps at most (default: 12,000 shared, 4,000 separate)"
+    )
     parser.add_argument("--out", help="write the tidy table of pairs to this .csv or .json file")
     parser.add_argument("--heatmap", help="draw the matrix to this image file (.png, .pdf, .svg)")
     parser.add_argument("--json", action="store_true", help="print the pairs as JSON instead of a table")
@@ -167,6 +170,7 @@ def matrix_command(argv: list[str]) -> int:
                 method=args.method,
                 unit=args.unit,
                 folds=args.folds,
+                max_steps=args.max_steps,
                 seed=args.seed,
                 device=args.device,
                 progress=not (args.quiet or args.json),

@@ -75,7 +75,7 @@ def test_heavy_tailed_pairs_read_the_truth_with_narrow_intervals():
     quadratic critic far out (a fold's plug-in off by a nat, intervals from 0 to 3 nats) unless
     their normal scores stay within the training range."""
     frame, truth = student_t_pairs_table(2000, seed=0)
-    result = anchor.mi_matrix(frame[["t3a", "t3b", "t5a", "t5b"]], progress=False)
+    result = anchor.mi_matrix(frame[["t3a", "t3b", "t5a", "t5b"]], max_steps=4000, progress=False)
     f = result.frame.set_index(["a", "b"])
     for a, b in (("t3a", "t3b"), ("t5a", "t5b")):  # 0.368 and 0.594 nats
         assert f.loc[(a, b), "ci_low"] <= truth.loc[a, b] <= f.loc[(a, b), "ci_high"]
@@ -133,13 +133,11 @@ def test_an_array_gets_numbered_columns_and_a_duplicate_column_warns():
 def test_matrix_command_writes_csv_json_and_a_heatmap(tmp_path, table, capsys):
     path = tmp_path / "t.csv"
     table[0].iloc[:300, :4].to_csv(path, index=False)
-    assert (
-        main(["matrix", str(path), "--quiet", "--out", str(tmp_path / "m.csv"), "--heatmap", str(tmp_path / "m.png")])
-        == 0
-    )
+    args = ["--quiet", "--max-steps", "400", "--out", str(tmp_path / "m.csv"), "--heatmap", str(tmp_path / "m.png")]
+    assert main(["matrix", str(path), *args]) == 0
     assert capsys.readouterr().out.startswith("MI matrix of 4 variables (6 pairs")
     assert len(pd.read_csv(tmp_path / "m.csv")) == 6 and (tmp_path / "m.png").stat().st_size > 1000
-    assert main(["matrix", str(path), "--columns", "c00,c01", "--json"]) == 0
+    assert main(["matrix", str(path), "--columns", "c00,c01", "--max-steps", "400", "--json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["a"], row["b"]) == ("c00", "c01")
 
@@ -152,6 +150,7 @@ def test_matrix_command_writes_csv_json_and_a_heatmap(tmp_path, table, capsys):
         (["--out", "m.txt"], r"anchor matrix: --out 'm.txt': write a .csv or .json file"),
         (["--columns", "c00,nope"], r"anchor matrix: table file .* has no column\(s\) \['nope'\]"),
         (["--columns", "c00", "--groups", "a=c00;b=c01"], "anchor matrix: give --columns or --groups, not both"),
+        (["--max-steps", "0"], "anchor matrix: max_steps must be"),
     ],
 )
 def test_matrix_command_refuses_bad_input_in_one_line_with_status_2(tmp_path, table, capsys, args, message):
