@@ -452,13 +452,11 @@ def student_t_pairs_table(n: int, *, seed: int = 0) -> tuple[pd.DataFrame, pd.Da
     columns = 2 * len(STUDENT_T_PAIRS)
     truth = np.zeros((columns, columns))
     for k, (dof, r) in enumerate(STUDENT_T_PAIRS):
-        cov = np.array([[1.0, r], [r, 1.0]])
-        z = torch.randn(n, 2, generator=gen, dtype=torch.float64) @ torch.from_numpy(np.linalg.cholesky(cov)).T
-        chi2 = torch.randn(n, dof, generator=gen, dtype=torch.float64).pow(2).sum(1)
-        pair = z / torch.sqrt(chi2 / dof)[:, None]
+        task = Task(f"student-dof{dof}-1x1", "student-t", np.array([[1.0, r], [r, 1.0]]), 1, dof=dof)
+        pair = task.base_sample(n, gen, torch.device("cpu"))
         a, b = f"t{k}a", f"t{k}b"
         data[a], data[b] = pair[:, 0].numpy(), pair[:, 1].numpy()
         names += [a, b]
-        truth[2 * k, 2 * k + 1] = truth[2 * k + 1, 2 * k] = student_t_mi(cov, 1, dof)
+        truth[2 * k, 2 * k + 1] = truth[2 * k + 1, 2 * k] = task.mi
     np.fill_diagonal(truth, np.nan)
     return pd.DataFrame(data), pd.DataFrame(truth, index=names, columns=names)
