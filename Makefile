@@ -32,11 +32,14 @@ lint: setup
 # The notebook checks run twice: with the kernels torch picks on this CPU, then with its portable
 # ones (ATEN_CPU_CAPABILITY=default, MKL limited to SSE4.2), as another machine's CPU would. Cells
 # whose output comes from training carry the tag nbval-ignore-output (README, "Notebook checks").
+# Both passes run in TEST_WORKERS pytest-xdist processes, one torch thread each; a notebook's cells
+# stay together in one process (--dist loadfile).
+TEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --nbval --nbval-current-env -p no:cacheprovider
 test: lint
-	$(PY) -m pytest --nbval --nbval-current-env -p no:cacheprovider tests notebooks
+	$(PYTEST) tests notebooks
 	@echo "notebook checks again with the portable CPU kernels (ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2):"
-	ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 \
-		$(PY) -m pytest --nbval --nbval-current-env -p no:cacheprovider notebooks
+	ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=SSE4_2 $(PYTEST) notebooks
 
 # requirements.txt: every package the set-up installs, exact and hashed, compiled from pyproject.toml
 # (whose own dependencies stay loose). Keeps the current pins; `make lock UPGRADE=--upgrade` moves them.

@@ -17,7 +17,7 @@
 # **Smoke or real run?** The committed `notebooks/anchor_nu_k.ipynb` is the smoke run CI re-executes
 # in seconds (tiny settings: its numbers say nothing about the method). The runs that made the
 # figures are in `notebooks/executed/`, each opening with its profile, date, machine and run time:
-# [anchor_nu_k (quick)](executed/anchor_nu_k.quick.ipynb).
+# [anchor_nu_k (quick)](executed/anchor_nu_k.quick.ipynb), [anchor_nu_k (paper)](executed/anchor_nu_k.paper.ipynb).
 #
 # **Claim** (Ryu et al. 2025). Add to InfoNCE's K-way classification an anchor class (all K
 # candidates independent of the context) with prior weight nu. For every nu > 0 and every

@@ -17,7 +17,8 @@
 # **Smoke or real run?** The committed `notebooks/infonce_bound.ipynb` is the smoke run CI
 # re-executes in seconds (tiny settings: its numbers say nothing about the method). The runs that
 # made the figures are in `notebooks/executed/`, each opening with its profile, date, machine and
-# run time: [infonce_bound (quick)](executed/infonce_bound.quick.ipynb).
+# run time: [infonce_bound (quick)](executed/infonce_bound.quick.ipynb), [infonce_bound
+# (paper)](executed/infonce_bound.paper.ipynb).
 #
 # **Claim 1** (Ryu et al. 2025). With K candidates per tuple (the partner plus K - 1 independent
 # ones), InfoNCE's optimum is not the mutual information I but a K-way Jensen-Shannon divergence

@@ -17,7 +17,7 @@
 # **Smoke or real run?** The committed `notebooks/oracle.ipynb` is the smoke run CI re-executes in
 # seconds (tiny settings: its numbers say nothing about the method). The runs that made the figures
 # are in `notebooks/executed/`, each opening with its profile, date, machine and run time: [oracle
-# (quick)](executed/oracle.quick.ipynb).
+# (quick)](executed/oracle.quick.ipynb), [oracle (paper)](executed/oracle.paper.ipynb).
 #
 # **Claim** (Ryu et al. 2025, sections on InfoNCE and on consistency). Give each objective the
 # true log density ratio c = log p(x, y) / (p(x) p(y)) of the correlated Gaussian (d = 10) and no

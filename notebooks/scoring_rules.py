@@ -17,7 +17,8 @@
 # **Smoke or real run?** The committed `notebooks/scoring_rules.ipynb` is the smoke run CI
 # re-executes in seconds (tiny settings: its numbers say nothing about the method). The runs that
 # made the figures are in `notebooks/executed/`, each opening with its profile, date, machine and
-# run time: [scoring_rules (quick)](executed/scoring_rules.quick.ipynb).
+# run time: [scoring_rules (quick)](executed/scoring_rules.quick.ipynb), [scoring_rules
+# (paper)](executed/scoring_rules.paper.ipynb).
 #
 # **Claim** (Ryu et al. 2025). InfoNCE-anchor is the log score applied to a (K+1)-class problem
 # (an anchor class plus K positions for the partner). Any strictly proper scoring rule on the same

@@ -17,7 +17,7 @@
 # **Smoke or real run?** The committed `notebooks/ssl.ipynb` is the smoke run CI re-executes in
 # seconds (tiny settings: its numbers say nothing about the method). The runs that made the figures
 # are in `notebooks/executed/`, each opening with its profile, date, machine and run time:
-# [ssl_mnist (quick)](executed/ssl_mnist.quick.ipynb).
+# [ssl_mnist (quick)](executed/ssl_mnist.quick.ipynb), [ssl_mnist (paper)](executed/ssl_mnist.paper.ipynb).
 #
 # **Claim** (Ryu et al. 2025, a negative result). In SimCLR-style contrastive learning, training
 # with InfoNCE-anchor instead of InfoNCE brings no gain downstream: the two reach the same

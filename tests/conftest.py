@@ -1,5 +1,11 @@
+import os
+
 import pytest
 import torch
+
+# make test runs the suite in two pytest-xdist workers (one per core of the CI machine), each with
+# one torch thread; a plain `pytest` run uses both cores in one process.
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2
 
 
 class _OpensAFile:
@@ -22,7 +28,7 @@ def crafted_payload(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _deterministic_torch():
-    """Every test starts from the same global seed, with the CI machine's thread count."""
+    """Every test starts from the same global seed and thread count."""
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     yield

@@ -106,6 +106,17 @@ def test_every_quick_job_has_its_executed_run_kept():
 
 
 @pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: p.name)
+def test_an_executed_run_is_linked_from_its_source_notebook_and_the_readme(path):
+    """A reader finds each kept run from the notebook they open and from the README's figure table."""
+    job = path.name.split(".")[0]
+    source = jupytext.read(NOTEBOOKS / f"{JOBS[job]['notebook']}.py")
+    first_markdown = next(cell for cell in source.cells if cell.cell_type == "markdown")
+    assert f"(executed/{path.name})" in first_markdown.source
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    assert f"(notebooks/executed/{path.name})" in readme
+
+
+@pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: p.name)
 def test_an_executed_run_says_how_it_ran_and_shows_each_figure_once(path):
     import hashlib
 
