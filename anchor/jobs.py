@@ -16,6 +16,8 @@ In a notebook (``globals()`` holds the parameters cell, with papermill's values)
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -87,9 +89,13 @@ def run(
 
 
 def ssl_checkpoints(cache: str | None) -> str:
-    """Where self-supervised runs keep their checkpoints: beside the cache, else a new temporary folder."""
-    root = Path(cache) if cache else Path(tempfile.mkdtemp(prefix="anchor-ssl-"))
-    return str(root / "ssl-checkpoints")
+    """Where self-supervised runs keep their checkpoints: beside the cache, else a new temporary folder
+    that is removed when the process exits (without a cache there is nothing to resume from later)."""
+    if cache:
+        return str(Path(cache) / "ssl-checkpoints")
+    root = tempfile.mkdtemp(prefix="anchor-ssl-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return str(Path(root) / "ssl-checkpoints")
 
 
 # ---------------------------------------------------------------------------------------------

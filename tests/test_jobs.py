@@ -119,3 +119,19 @@ def test_a_cache_the_command_fills_serves_the_notebook(job, tmp_path):
         kernel_name="python3",
     )
     assert _files(cache) == filled
+
+
+def test_ssl_checkpoints_without_a_cache_are_removed_when_the_process_exits(tmp_path):
+    assert jobs.ssl_checkpoints(str(tmp_path)) == str(tmp_path / "ssl-checkpoints")
+    code = (
+        "from pathlib import Path\n"
+        "from anchor import jobs\n"
+        "folder = Path(jobs.ssl_checkpoints(''))\n"
+        "folder.mkdir(parents=True)\n"
+        "(folder / 'ssl-x.pt').write_bytes(b'0')\n"
+        "print(folder.parent)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    root = Path(done.stdout.strip())
+    assert root.name.startswith("anchor-ssl-")
+    assert not root.exists(), f"{root} was left behind"
