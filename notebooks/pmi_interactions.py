@@ -17,7 +17,8 @@
 # **Smoke or real run?** The committed `notebooks/pmi_interactions.ipynb` is the smoke run CI
 # re-executes in seconds (tiny settings: its numbers say nothing about the method). The runs that
 # made the figures are in `notebooks/executed/`, each opening with its profile, date, machine and
-# run time: [pmi_interactions (quick)](executed/pmi_interactions.quick.ipynb).
+# run time: [pmi_interactions (quick)](executed/pmi_interactions.quick.ipynb) and [pmi_interactions
+# (paper)](executed/pmi_interactions.paper.ipynb).
 #
 # **Claim (Ryu et al. 2025, section 7, item 4).** The anchor's critic is the log density ratio
 # itself, with no free offset C(y), so c(x, y) is a pointwise mutual information (PMI) that can
