@@ -359,14 +359,15 @@ class _Training:
         with self.autocast:
             logits = self.critic(v1, v2).float()
         loss = 0.5 * (self.objective.loss(logits) + self.objective.loss(logits.T))
-        if self.monitor.check(float(loss), 0.0) is not None:
+        value = loss.item()
+        if self.monitor.check(value, 0.0) is not None:
             return None
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         with torch.no_grad():
             estimate = 0.5 * (self.objective.estimate(logits) + self.objective.estimate(logits.T)).item()
-        return loss.item(), estimate
+        return value, estimate
 
     def evaluate(self, rows: list[tuple[int, str, float]]) -> list[tuple[int, str, float]]:
         """The frozen encoder on the held-out images: linear probe, k-NN (unless this epoch has

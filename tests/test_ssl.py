@@ -1,6 +1,8 @@
 """Self-supervised training: encoders, the cosine critic, representation metrics, runs and resume."""
 
 import inspect
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -123,8 +125,12 @@ def test_every_paper_objective_trains_through_the_registry(objective, monkeypatc
         return original(*args, **kwargs)
 
     monkeypatch.setitem(OBJECTIVES, objective, spy)
-    wide = _wide(run_ssl(objective=objective, seed=0, progress=False, **TINY))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wide = _wide(run_ssl(objective=objective, seed=0, progress=False, **TINY))
     assert seen == [objective]  # the training loss is the registry's objective, built once
+    ours = [f"{Path(w.filename).name}:{w.lineno}: {w.message}" for w in caught if "anchor" in Path(w.filename).parts]
+    assert not ours  # e.g. reading a loss that requires grad as a float warns on every step
     assert list(wide.index) == [0, 1, 2]
     assert wide.loc[2, "diverged"] == 0.0
     assert np.isfinite(wide.loc[[1, 2], ["loss", "estimate"]].to_numpy()).all()
