@@ -25,7 +25,8 @@
 # (paper)](executed/staircase_cubic.paper.ipynb), [staircase_mnist
 # (paper)](executed/staircase_mnist.paper.ipynb), [staircase_imdb
 # (paper)](executed/staircase_imdb.paper.ipynb) and, with the joint critic,
-# [staircase_gaussian_joint (paper)](executed/staircase_gaussian_joint.paper.ipynb).
+# [staircase_gaussian_joint (paper)](executed/staircase_gaussian_joint.paper.ipynb) and
+# [staircase_cubic_joint (paper)](executed/staircase_cubic_joint.paper.ipynb).
 #
 # **Claim** (Ryu et al. 2025, experiments on the benchmark of Lee & Rhee 2024). Train a critic on
 # each objective while the true mutual information steps through 2, 4, 6, 8 and 10 bits, a fresh
@@ -211,7 +212,7 @@ plt.show()
 # per level. At the quick profile's 1,000 steps per level it is printed only: there the
 # separable anchor is still settling at some levels (about 12% high at 6 bits on the Gaussian).
 # On the cubic it is not asserted: there the separable anchor's 2-bit level reads about 12% low
-# at this length (the variants below look into why), and the joint anchor (nu = 1) reads 15-25%
+# at this length (the variants below look into why), and the joint anchor (nu = 1) reads 12-28%
 # high at 2-8 bits, its critic far from normalised on product pairs (RESULTS.md; the `nu=8`
 # variant of `staircase_cubic_joint` reruns it with a heavier anchor weight).
 #
