@@ -105,7 +105,8 @@ def banner(
         + f", on {time.strftime('%Y-%m-%d')}.",
         "",
         f"- machine: {machine(params.get('device', 'cpu'))}",
-        f"- run time: {seconds / 60:.1f} min (training results already in the cache are read, not retrained)",
+        f"- run time: {seconds / 60:.1f} min (runs already in the results cache are read, not retrained; "
+        "a sweep's progress bar says how many it read)",
         f"- source: `notebooks/{source_name}.py`; run with `python -m anchor.reproduce --profile {profile} "
         f"--only {name}`",
     ]

@@ -256,6 +256,8 @@ def run_sweep(
         workers: worker processes for the runs still missing (1: run here, one after another).
             Each result is stored as soon as it arrives, so an interrupted sweep keeps it.
         threads_per_worker: torch threads in each worker process (and in each Dask task).
+        progress: a bar of finished runs; it starts at the runs read from the cache, and its label
+            says how many ("sweep (10 from the cache)").
         client: run the missing configurations on a Dask ``distributed`` cluster instead: a
             ``distributed.Client``, or the scheduler's address (e.g. "tcp://10.0.0.5:8786"; a
             client is opened and closed here). One task per configuration; ``workers`` is then
@@ -295,7 +297,8 @@ def run_sweep(
     if cache is not None and todo:
         check_writable(cache.root)
         clean_temporaries(cache.root)
-    bar = progress_bar(total=len(configs), initial=len(results), desc="sweep", enabled=progress)
+    desc = f"sweep ({len(results)} from the cache)" if results else "sweep"
+    bar = progress_bar(total=len(configs), initial=len(results), desc=desc, enabled=progress)
 
     def finish(k: int, result: pd.DataFrame) -> None:
         results[k] = result

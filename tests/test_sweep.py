@@ -44,6 +44,15 @@ def test_second_run_recomputes_nothing(tmp_path):
     assert len(first) == 12
 
 
+def test_the_progress_bar_says_how_many_runs_came_from_the_cache(tmp_path, capsys):
+    calls = []
+    run_sweep(CONFIGS[:2], _toy_run(calls), cache=tmp_path, progress=True)
+    first = capsys.readouterr().err
+    assert "sweep:" in first and "from the cache" not in first
+    run_sweep(CONFIGS, _toy_run(calls), cache=tmp_path, progress=True)
+    assert "sweep (2 from the cache):" in capsys.readouterr().err and len(calls) == 6
+
+
 def test_failure_names_the_configuration_and_keeps_finished_results(tmp_path):
     calls, failing = [], {"nwj"}
 
