@@ -372,6 +372,7 @@ class ResultCache:
 
     def get(self, config: Config, context: Mapping[str, Any]) -> pd.DataFrame | None:
         """The stored result of ``config`` in ``context``, or None if it has not been computed.
+        Where the file records how long the run took, ``result.attrs["seconds"]`` holds it.
 
         Raises:
             CacheFileError: the file exists but is not a whole result of this cache (empty,
@@ -393,10 +394,19 @@ class ResultCache:
         expected = {"config": config, "context": dict(context)}
         if canonical_json(meta.get("key")) != canonical_json(expected):
             raise CacheFileError(path, "holds another configuration (a hash collision, or a renamed file)")
-        return table.to_pandas()
+        frame = table.to_pandas()
+        seconds = meta.get("seconds")
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+            frame.attrs["seconds"] = float(seconds)
+        return frame
 
-    def put(self, config: Config, result: pd.DataFrame, context: Mapping[str, Any]) -> Path:
+    def put(
+        self, config: Config, result: pd.DataFrame, context: Mapping[str, Any], *, seconds: float | None = None
+    ) -> Path:
         """Store ``result`` atomically: readers see the old state or the whole new file.
+
+        ``seconds``, the time the run took, is kept beside the result (not in its key); ``get``
+        returns it as ``result.attrs["seconds"]``, absent for files stored without one.
 
         Raises:
             ValueError: a column Parquet cannot hold (e.g. mixed Python objects); it names the
@@ -406,7 +416,9 @@ class ResultCache:
         import pyarrow.parquet as pq
 
         path = self.path(config, context)
-        meta = {"format": CACHE_FORMAT, "key": {"config": config, "context": dict(context)}}
+        meta: dict[str, Any] = {"format": CACHE_FORMAT, "key": {"config": config, "context": dict(context)}}
+        if seconds is not None:
+            meta["seconds"] = round(float(seconds), 3)
         try:
             table = pa.Table.from_pandas(result, preserve_index=False)
         except (pa.ArrowException, TypeError, ValueError) as err:

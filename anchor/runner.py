@@ -106,7 +106,7 @@ def banner(
         "",
         f"- machine: {machine(params.get('device', 'cpu'))}",
         f"- run time: {seconds / 60:.1f} min (runs already in the results cache are read, not retrained; "
-        "a sweep's progress bar says how many it read)",
+        "each sweep's last line says how many it read and how long its runs trained)",
         f"- source: `notebooks/{source_name}.py`; run with `python -m anchor.reproduce --profile {profile} "
         f"--only {name}`",
     ]

@@ -17,7 +17,9 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -58,13 +60,16 @@ def _init_worker(threads: int) -> None:
 
 def _call(
     run: Callable[..., pd.DataFrame], config: Config, options: dict[str, Any], threads: int | None = None
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, float]:
+    """``run(**config, **options)`` and the seconds it took."""
     if threads is not None:  # a Dask worker: set the torch threads of this task's process
         torch.set_num_threads(threads)
+    start = time.perf_counter()
     result = run(**config, **options)
+    seconds = time.perf_counter() - start
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__}")
-    return result
+    return result, seconds
 
 
 def _run_on_dask(
@@ -75,7 +80,7 @@ def _run_on_dask(
     options: dict[str, Any],
     threads: int,
     retries: int,
-    finish: Callable[[int, pd.DataFrame], None],
+    finish: Callable[[int, tuple[pd.DataFrame, float]], None],
     failed: Callable[[int, BaseException], RuntimeError],
     key: Callable[[int], str],
 ) -> None:
@@ -140,7 +145,7 @@ def _run_in_processes(
     options: dict[str, Any],
     workers: int,
     threads: int,
-    finish: Callable[[int, pd.DataFrame], None],
+    finish: Callable[[int, tuple[pd.DataFrame, float]], None],
     failed: Callable[[int, BaseException], RuntimeError],
 ) -> None:
     """Local worker processes (spawned, so CUDA works in them); each result is stored on arrival.
@@ -293,6 +298,8 @@ def run_sweep(
     files = data if callable(data) else (lambda config: data)
     contexts = [run_context(run, threads=threads if _on_cpu(options) else None, data=files(c)) for c in configs]
     results = _cached(cache, configs, contexts)
+    earlier = {k: result.attrs.pop("seconds", None) for k, result in results.items()}
+    trained: dict[int, float] = {}
     todo = [k for k in range(len(configs)) if k not in results]
     if cache is not None and todo:
         check_writable(cache.root)
@@ -300,12 +307,12 @@ def run_sweep(
     desc = f"sweep ({len(results)} from the cache)" if results else "sweep"
     bar = progress_bar(total=len(configs), initial=len(results), desc=desc, enabled=progress)
 
-    def finish(k: int, result: pd.DataFrame) -> None:
-        results[k] = result
+    def finish(k: int, outcome: tuple[pd.DataFrame, float]) -> None:
+        results[k], trained[k] = outcome
         bar.update()
         if cache is not None:
             try:
-                cache.put(configs[k], result, contexts[k])
+                cache.put(configs[k], results[k], contexts[k], seconds=trained[k])
             except ValueError as err:  # the run is kept for this call, just not cached
                 warnings.warn(f"{err}; not cached", stacklevel=2)
 
@@ -322,7 +329,42 @@ def run_sweep(
             _run_in_processes(run, configs, todo, options, workers, threads, finish, failed)
     finally:
         bar.close()
+    if progress:
+        print(_time_line(len(configs), trained, earlier), file=sys.stderr)
     return _combine(configs, results, index)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _time_line(total: int, trained: Mapping[int, float], earlier: Mapping[int, float | None]) -> str:
+    """One line on how a sweep's ``total`` runs came about: those trained now and those read from
+    the cache, each group with its training time summed over its runs (with parallel workers the
+    wall time is shorter)."""
+    parts = []
+    if trained:
+        parts.append(f"{len(trained)} trained now ({_duration(sum(trained.values()))})")
+    if earlier:
+        known = [v for v in earlier.values() if v is not None]
+        missing = len(earlier) - len(known)
+        if not known:
+            when = "no training time recorded"
+        else:
+            when = f"trained earlier in {_duration(sum(known))}"
+            if missing:
+                when += f"; {missing} of them with no time recorded"
+        parts.append(f"{len(earlier)} read from the cache ({when})")
+    line = f"sweep: {total} run{'' if total == 1 else 's'}"
+    if parts:
+        line += ": " + ", ".join(parts)
+    if trained or any(v is not None for v in earlier.values()):
+        line += "; times are summed over runs"
+    return line
 
 
 def _cached(cache: ResultCache | None, configs: list[Config], contexts: list[dict]) -> dict[int, pd.DataFrame]:
@@ -342,7 +384,7 @@ def _run_here(
     todo: list[int],
     options: dict[str, Any],
     threads: int,
-    finish: Callable[[int, pd.DataFrame], None],
+    finish: Callable[[int, tuple[pd.DataFrame, float]], None],
     failed: Callable[[int, BaseException], RuntimeError],
 ) -> None:
     """Run the configurations ``todo`` in this process, one after another, with ``threads`` torch

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+import torch
 
 from anchor.cache import ResultCache, config_key, run_context
 from anchor.sweep import run_sweep
@@ -51,6 +52,40 @@ def test_the_progress_bar_says_how_many_runs_came_from_the_cache(tmp_path, capsy
     assert "sweep:" in first and "from the cache" not in first
     run_sweep(CONFIGS, _toy_run(calls), cache=tmp_path, progress=True)
     assert "sweep (2 from the cache):" in capsys.readouterr().err and len(calls) == 6
+
+
+SUMMED = "times are summed over runs"
+
+
+def _sleepy_run(objective, seed, lr):
+    time.sleep(0.05)
+    return pd.DataFrame({"step": [0], "estimate": [float(seed)]})
+
+
+def test_the_cache_keeps_each_runs_time_and_the_sweep_reports_it(tmp_path, capsys):
+    run_sweep(CONFIGS[:2], _sleepy_run, cache=tmp_path, progress=True)
+    assert "sweep: 2 runs: 2 trained now (0 s); " + SUMMED in capsys.readouterr().err
+    cache, context = ResultCache(tmp_path), run_context(_sleepy_run, threads=torch.get_num_threads())
+    stored = [cache.get(config, context).attrs["seconds"] for config in CONFIGS[:2]]
+    assert all(0.04 < seconds < 5 for seconds in stored)
+    result = run_sweep(CONFIGS, _sleepy_run, cache=tmp_path, progress=True)
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == "sweep: 6 runs: 4 trained now (0 s), 2 read from the cache (trained earlier in 0 s); " + SUMMED
+    assert result.attrs == {}  # the times stay out of the returned table
+
+
+def test_cached_runs_without_a_recorded_time_are_counted(tmp_path, capsys):
+    cache, context = ResultCache(tmp_path), run_context(_sleepy_run, threads=torch.get_num_threads())
+    cache.put(CONFIGS[0], _sleepy_run(**CONFIGS[0]), context)  # a file stored without a time
+    assert "seconds" not in cache.get(CONFIGS[0], context).attrs
+    run_sweep(CONFIGS[:1], _sleepy_run, cache=tmp_path, progress=True)
+    assert "sweep: 1 run: 1 read from the cache (no training time recorded)" in capsys.readouterr().err
+    run_sweep(CONFIGS[:2], _sleepy_run, cache=tmp_path, progress=True)
+    run_sweep(CONFIGS[:2], _sleepy_run, cache=tmp_path, progress=True)
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "2 read from the cache (trained earlier in 0 s; 1 of them with no time recorded)" in last
+    run_sweep(CONFIGS[:2], _sleepy_run, cache=tmp_path, progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_failure_names_the_configuration_and_keeps_finished_results(tmp_path):
