@@ -32,6 +32,7 @@ import torch
 
 from ._checks import check_int
 from ._console import progress_bar
+from ._timing import sweep_time_line
 from .cache import CacheFileError, Config, ResultCache, check_writable, clean_temporaries, config_key, run_context
 
 __all__ = ["ResultCache", "notebook_sweep", "run_sweep"]
@@ -262,7 +263,11 @@ def run_sweep(
             Each result is stored as soon as it arrives, so an interrupted sweep keeps it.
         threads_per_worker: torch threads in each worker process (and in each Dask task).
         progress: a bar of finished runs; it starts at the runs read from the cache, and its label
-            says how many ("sweep (10 from the cache)").
+            says how many ("sweep (10 from the cache)"). The sweep then prints one line to stderr:
+            how many runs it trained and read from the cache, each with their training time summed
+            over runs ("sweep: 21 runs: 2 trained now (27.4 min), 19 read from the cache (trained
+            earlier in 4.1 h); ..."); a stopped sweep prints it too ("sweep stopped after 6 of 21
+            runs: ...").
         client: run the missing configurations on a Dask ``distributed`` cluster instead: a
             ``distributed.Client``, or the scheduler's address (e.g. "tcp://10.0.0.5:8786"; a
             client is opened and closed here). One task per configuration; ``workers`` is then
@@ -329,42 +334,9 @@ def run_sweep(
             _run_in_processes(run, configs, todo, options, workers, threads, finish, failed)
     finally:
         bar.close()
-    if progress:
-        print(_time_line(len(configs), trained, earlier), file=sys.stderr)
+        if progress:  # also when a run failed or Ctrl-C stopped the sweep: what it kept
+            print(sweep_time_line(len(configs), trained, earlier), file=sys.stderr)
     return _combine(configs, results, index)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _time_line(total: int, trained: Mapping[int, float], earlier: Mapping[int, float | None]) -> str:
-    """One line on how a sweep's ``total`` runs came about: those trained now and those read from
-    the cache, each group with its training time summed over its runs (with parallel workers the
-    wall time is shorter)."""
-    parts = []
-    if trained:
-        parts.append(f"{len(trained)} trained now ({_duration(sum(trained.values()))})")
-    if earlier:
-        known = [v for v in earlier.values() if v is not None]
-        missing = len(earlier) - len(known)
-        if not known:
-            when = "no training time recorded"
-        else:
-            when = f"trained earlier in {_duration(sum(known))}"
-            if missing:
-                when += f"; {missing} of them with no time recorded"
-        parts.append(f"{len(earlier)} read from the cache ({when})")
-    line = f"sweep: {total} run{'' if total == 1 else 's'}"
-    if parts:
-        line += ": " + ", ".join(parts)
-    if trained or any(v is not None for v in earlier.values()):
-        line += "; times are summed over runs"
-    return line
 
 
 def _cached(cache: ResultCache | None, configs: list[Config], contexts: list[dict]) -> dict[int, pd.DataFrame]:

@@ -167,7 +167,7 @@ LAYERS = {
     "estimator": {"critics", "scoring", "objectives", "data", "train", "marginals", "copula", "tables", "folds",
                   "estimate_result", "estimate_checks", "fitting", "estimate", "conditional", "shared_pairs", "matrix",
                   "_checks", "_random", "_console"},
-    "runs": {"sweep", "cache"},
+    "runs": {"sweep", "cache", "_timing"},
     "experiments": {"tasks", "true_critic", "staircase", "bit_channels", "class_posterior", "images", "encoders",
                     "representation", "ssl", "interactions", "benchmark", "cmi_tasks", "cmi_benchmark", "references",
                     "jobs"},
