@@ -9,10 +9,16 @@ Runs happen here (one after another), in local worker processes (``workers``), o
 ``distributed`` cluster (``client``: a ``distributed.Client`` or a scheduler address), one task
 per configuration; results always come back to this process and go into the same cache. Worker
 processes exit when this process dies; Ctrl-C keeps every finished run and stops the others.
+
+Every run trains with subnormal floats flushed to zero on the CPU (``torch.set_flush_denormal``):
+a critic whose outputs run off to minus infinity, as the chi^2 critic's do, otherwise spends most
+of its steps on subnormal arithmetic, several times slower (``benchmarks/subnormals.py``). A run
+that never meets a subnormal number computes the same bits either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -22,7 +28,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -59,14 +65,26 @@ def _init_worker(threads: int) -> None:
     _exit_with_parent()
 
 
+@contextlib.contextmanager
+def _subnormals_flushed() -> Iterator[None]:
+    """Flush subnormal floats to zero on the CPU while the block runs (torch's default, off, after)."""
+    flushing = torch.set_flush_denormal(True)  # False where the CPU cannot (then nothing changed)
+    try:
+        yield
+    finally:
+        if flushing:
+            torch.set_flush_denormal(False)
+
+
 def _call(
     run: Callable[..., pd.DataFrame], config: Config, options: dict[str, Any], threads: int | None = None
 ) -> tuple[pd.DataFrame, float]:
-    """``run(**config, **options)`` and the seconds it took."""
+    """``run(**config, **options)``, with subnormals flushed, and the seconds it took."""
     if threads is not None:  # a Dask worker: set the torch threads of this task's process
         torch.set_num_threads(threads)
     start = time.perf_counter()
-    result = run(**config, **options)
+    with _subnormals_flushed():
+        result = run(**config, **options)
     seconds = time.perf_counter() - start
     if not isinstance(result, pd.DataFrame):
         raise TypeError(f"run must return a pandas DataFrame, got {type(result).__name__}")

@@ -326,6 +326,36 @@ def test_a_lone_missing_run_of_a_parallel_sweep_uses_a_workers_threads(tmp_path)
     assert b'"threads":1' in pq.read_schema(file).metadata[b"anchor"]
 
 
+SUBNORMAL = 1e-39  # below float32's smallest normal number, 1.18e-38
+
+
+def _subnormal_run(objective, seed, lr):
+    import torch
+
+    return pd.DataFrame({"flushed": [(torch.tensor([SUBNORMAL]) * 2).item() == 0.0]})
+
+
+@pytest.mark.skipif(not torch.set_flush_denormal(False), reason="this CPU cannot flush subnormals")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_runs_flush_subnormals_to_zero_and_the_caller_keeps_its_setting(tmp_path, workers):
+    """A run in a sweep, here or in a worker process, computes with subnormals flushed to zero (a
+    collapsing chi^2 critic trains several times faster: benchmarks/subnormals.py); afterwards
+    this process computes with them again."""
+    result = run_sweep(CONFIGS[:2], _subnormal_run, cache=tmp_path, workers=workers, progress=False)
+    assert result.flushed.tolist() == [True, True]
+    assert (torch.tensor([SUBNORMAL]) * 2).item() == pytest.approx(2e-39)
+
+
+def test_flushing_subnormals_leaves_a_run_without_them_bit_for_bit(tmp_path):
+    """The staircase runs of the smoke sweep meet no subnormal number: the same bits as a direct call."""
+    from anchor.staircase import run_staircase
+
+    config = {"domain": "gaussian", "objective": "chi2", "critic": "joint", "steps_per_level": 20, "bits": [2.0, 10.0]}
+    direct = run_staircase(**config)  # with this process's threads, as a one-worker sweep runs it
+    swept = run_sweep([config], run_staircase, progress=False)
+    pd.testing.assert_frame_equal(direct, swept[direct.columns])
+
+
 def test_a_failing_worker_cancels_the_queue_and_keeps_the_running_results(tmp_path):
     """With more runs than workers, one failure: the queued runs are cancelled (not reported as
     failures), the one already running finishes and is cached."""
