@@ -18,7 +18,8 @@
 # re-executes in seconds (tiny settings: its numbers say nothing about the method). The runs that
 # made the figures are in `notebooks/executed/`, each opening with its profile, date, machine and
 # run time: [scoring_rules (quick)](executed/scoring_rules.quick.ipynb), [scoring_rules
-# (paper)](executed/scoring_rules.paper.ipynb).
+# (paper)](executed/scoring_rules.paper.ipynb), [scoring_rules_joint
+# (paper)](executed/scoring_rules_joint.paper.ipynb).
 #
 # **Claim** (Ryu et al. 2025). InfoNCE-anchor is the log score applied to a (K+1)-class problem
 # (an anchor class plus K positions for the partner). Any strictly proper scoring rule on the same
@@ -41,7 +42,7 @@
 # (`python -m anchor.reproduce --profile quick --only scoring_rules`): the separable critic at
 # 1,000 steps per level, three seeds. The **paper** profile (4,000 steps per level) writes
 # `figures/paper/scoring_rules*`; the joint critic is its own job, `scoring_rules_joint` (the
-# figures' file name is `name`), meant for a GPU.
+# figures' file name is `name`): about 4.5 hours on 2 CPU cores, minutes on a GPU.
 
 # %% tags=["parameters"]
 from typing import Optional
