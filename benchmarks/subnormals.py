@@ -34,7 +34,6 @@ import time
 import torch
 
 import anchor
-from anchor.objectives import anchor_loss, chi2_loss
 
 BATCH = 64
 DIM = 10
@@ -79,8 +78,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if not torch.set_flush_denormal(False):
         raise SystemExit("this CPU cannot flush subnormals (torch.set_flush_denormal is x86 only)")
-    anchor_log = lambda logits: anchor_loss(logits, K=BATCH - 1, nu=1.0)  # noqa: E731
-    cases = {"collapsed": (chi2_loss, 1e-2), "healthy": (anchor_log, 5e-4)}
+    chi2, anchor_log = anchor.get_objective("chi2").loss, anchor.get_objective("anchor").loss
+    cases = {"collapsed": (chi2, 1e-2), "healthy": (anchor_log, 5e-4)}
     print(f"torch {torch.__version__}, {args.threads} thread(s), d = {DIM} joint critic, batch {BATCH}")
     print(f"{'critic':10s} {'kept ms':>8s} {'flushed ms':>10s} {'ratio':>6s} {'max |dθ|':>9s}  plug-in")
     for name, (loss_fn, lr) in cases.items():
