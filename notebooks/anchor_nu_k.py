@@ -44,7 +44,7 @@
 # `figures/anchor_interpolation.*` come from the **quick** profile
 # (`python -m anchor.reproduce --profile quick --only anchor_nu_k`); the same names under
 # `figures/paper/` from the **paper** profile (4,000 steps per level, the quadratic critic at
-# lr 0.005, three MLP seeds; about 22 minutes on 2 CPU cores).
+# lr 0.005, three MLP seeds; about 35 minutes on 2 CPU cores).
 
 # %% tags=["parameters"]
 profile: str = "smoke"

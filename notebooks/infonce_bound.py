@@ -40,7 +40,8 @@
 # one fixed I, and records on every batch both the InfoNCE value and the plug-in mean.
 #
 # Figures `figures/infonce_bound.*` and `figures/infonce_offset.*` come from the **quick**
-# profile (`python -m anchor.reproduce --profile quick --only infonce_bound`).
+# profile (`python -m anchor.reproduce --profile quick --only infonce_bound`), the same names
+# under `figures/paper/` from the **paper** profile (`--profile paper`).
 
 # %% tags=["parameters"]
 profile: str = "smoke"

@@ -34,7 +34,8 @@
 # objective's. The staircase levels are 2 to 10 bits, batches of B = 64.
 #
 # Figures in `figures/oracle_objectives.*` come from the **quick** profile
-# (`python -m anchor.reproduce --profile quick --only oracle`).
+# (`python -m anchor.reproduce --profile quick --only oracle`), the same names under
+# `figures/paper/` from the **paper** profile (`--profile paper`).
 
 # %% tags=["parameters"]
 profile: str = "smoke"

@@ -51,7 +51,7 @@
 # **Profiles**: `smoke` (CI: a few steps per level; checks the plumbing, not the science),
 # `quick` (the committed `figures/staircase_<domain>*`: the separable critic, 1,000 steps per
 # level on gaussian and cubic, shorter on MNIST and IMDB, see `profiles.yaml`) and `paper` (the
-# full protocol, in `figures/paper/`; on gaussian, cubic and imdb the joint critic is its own
+# full protocol, in `figures/paper/`; on every domain the joint critic is its own
 # job, `staircase_<domain>_joint`, whose figures are named by `name`). Runs are cached in `cache_dir`
 # keyed by their configuration, so rerunning redraws the figures without retraining and an
 # interrupted run resumes.
@@ -212,7 +212,7 @@ plt.show()
 # Gaussian staircases and of the joint-critic MNIST one) it is asserted to be within 10% at every
 # level for a critic trained at the paper's 4,000 steps per level. At the quick profile's 1,000
 # steps per level it is printed only: there the
-# separable anchor is still settling at some levels (about 12% high at 6 bits on the Gaussian).
+# separable anchor is still settling at some levels (about 11% high at 6 bits on the Gaussian).
 # On the cubic it is not asserted: there the separable anchor's 2-bit level reads about 12% low
 # at this length (the variants below look into why), and the joint anchor (nu = 1) reads 12-28%
 # high at 2-8 bits, its critic far from normalised on product pairs (RESULTS.md; the `nu=8`
