@@ -26,8 +26,9 @@
 # (paper)](executed/staircase_mnist.paper.ipynb), [staircase_imdb
 # (paper)](executed/staircase_imdb.paper.ipynb) and, with the joint critic,
 # [staircase_gaussian_joint (paper)](executed/staircase_gaussian_joint.paper.ipynb),
-# [staircase_cubic_joint (paper)](executed/staircase_cubic_joint.paper.ipynb) and
-# [staircase_mnist_joint (paper)](executed/staircase_mnist_joint.paper.ipynb).
+# [staircase_cubic_joint (paper)](executed/staircase_cubic_joint.paper.ipynb),
+# [staircase_mnist_joint (paper)](executed/staircase_mnist_joint.paper.ipynb) and
+# [staircase_imdb_joint (paper)](executed/staircase_imdb_joint.paper.ipynb).
 #
 # **Claim** (Ryu et al. 2025, experiments on the benchmark of Lee & Rhee 2024). Train a critic on
 # each objective while the true mutual information steps through 2, 4, 6, 8 and 10 bits, a fresh
