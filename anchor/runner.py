@@ -146,11 +146,55 @@ def publish(name: str, profile: str, *, checkout: Checkout | None = None) -> Pat
     for cell in notebook.cells:  # links to the other runs, written from notebooks/, now point next door
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace("](executed/", "](")
+        elif cell.cell_type == "code":
+            cell.outputs = _settled_streams(cell.outputs)
     target = checkout.published / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
     _strip_run_metadata(target)
     return target
+
+
+_TERMINAL_CONTROL = re.compile(r"(\r|\n|\x1b\[A)")
+
+
+def _settle(text: str) -> str:
+    """What a terminal shows after printing ``text``: progress bars redraw their line after a
+    carriage return, and nested bars move up a line (``ESC [A``), so only each bar's last state stays."""
+    lines, row, col = [""], 0, 0
+    for token in _TERMINAL_CONTROL.split(text):
+        if token == "\n":
+            row, col = row + 1, 0
+            if row == len(lines):
+                lines.append("")
+        elif token == "\r":
+            col = 0
+        elif token == "\x1b[A":
+            row = max(row - 1, 0)
+        elif token:
+            lines[row] = lines[row][:col] + token + lines[row][col + len(token) :]
+            col += len(token)
+    settled = "\n".join(line.rstrip() for line in lines).strip("\n")
+    return settled + "\n" if settled else ""
+
+
+def _settled_streams(outputs: list) -> list:
+    """A cell's outputs with each run of consecutive stderr writes merged into one and settled as
+    a terminal shows it: a long run's progress bars leave thousands of redraws, which a reader of
+    the kept notebook does not need. Every other output is kept as it is."""
+
+    def is_stderr(output: Any) -> bool:
+        return output.output_type == "stream" and output.name == "stderr"
+
+    settled: list = []
+    for output in outputs:
+        if is_stderr(output) and settled and is_stderr(settled[-1]):
+            settled[-1].text += output.text
+        else:
+            settled.append(output)
+    for output in filter(is_stderr, settled):
+        output.text = _settle(output.text)
+    return [o for o in settled if not is_stderr(o) or o.text]
 
 
 def refresh_committed(name: str, *, checkout: Checkout | None = None) -> Path:

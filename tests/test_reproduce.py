@@ -35,6 +35,15 @@ NOTEBOOK = textwrap.dedent(
     print("profile", profile, "cache", bool(cache_dir), "workers", workers, "n_batches", n_batches, "lr", lr)
 
     # %%
+    import sys
+
+    for k in range(3):  # a progress bar with a nested one below it, redrawn as tqdm does
+        sys.stderr.write(f"\\rbar {k}/3")
+        sys.stderr.write(f"\\n\\rinner {k}\\x1b[A")
+        sys.stderr.flush()
+    sys.stderr.write("\\rbar 3/3\\n")
+
+    # %%
     assert not fail, "the claim does not hold"
     """
 )
@@ -251,6 +260,12 @@ def test_an_executed_notebook_says_how_it_ran_and_publish_keeps_it(project, caps
     assert kept.metadata.anchor.profile == "quick" and kept.metadata.anchor.seconds >= 0
     assert [c.id for c in kept.cells] == [f"cell-{k}" for k in range(len(kept.cells))]
     assert "papermill" not in kept.metadata
+    # the progress bars' redraws are settled to what a terminal shows at the end; the run's own copy keeps them
+    streams = [o for c in kept.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"]
+    assert [o.text for o in streams if o.name == "stderr"] == ["bar 3/3\ninner 2\n"]
+    assert any(o.name == "stdout" and o.text.startswith("profile quick") for o in streams)
+    raw = (project / "results" / "notebooks" / "good.quick.ipynb").read_text()
+    assert "bar 0/3" in raw and "inner 1" in raw
     for bad in (["--set", "lr=0.5"], ["--profile", "smoke"]):
         with pytest.raises(SystemExit):
             reproduce.main(["--root", str(project), "--only", "good", "--publish", *bad])
