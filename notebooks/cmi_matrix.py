@@ -17,7 +17,8 @@
 # **Smoke or real run?** The committed `notebooks/cmi_matrix.ipynb` is the smoke run CI
 # re-executes in seconds (tiny settings: its numbers say nothing about the method). The runs that
 # made the figures are in `notebooks/executed/`, each opening with its profile, date, machine and
-# run time: [cmi_matrix (quick)](executed/cmi_matrix.quick.ipynb).
+# run time: [cmi_matrix (quick)](executed/cmi_matrix.quick.ipynb) and [cmi_matrix
+# (paper)](executed/cmi_matrix.paper.ipynb).
 #
 # **Conditional MI** I(X; Y | Z) (`anchor.estimate_cmi`): the chain rule
 # I(X; Y | Z) = I(X; (Y, Z)) - I(X; Z), each term a plug-in of the anchor's consistent critic,
