@@ -35,9 +35,11 @@
 # same matrix from KSG and from the linear correlation.
 #
 # Figures `figures/cmi_*.*` and `figures/mi_matrix_*.*` come from the **quick** profile
-# (`python -m anchor.reproduce --profile quick --only cmi_matrix`). The full CMI accuracy table
-# (n = 1,000, 5,000 and 10,000, three data sets each) is `python -m anchor.cmi_benchmark`; the
-# matrix timing against its peers is `benchmarks/mi_matrix.py`.
+# (`python -m anchor.reproduce --profile quick --only cmi_matrix`); `figures/paper/` holds the
+# **paper** profile's (n = 1,000, 5,000 and 10,000, three data sets each, asserting the claims
+# at the end; about 50 minutes on one core), whose CMI table is that of
+# `python -m anchor.cmi_benchmark`. The matrix timing against its peers is
+# `benchmarks/mi_matrix.py`.
 
 # %% tags=["parameters"]
 from typing import Any, Optional
